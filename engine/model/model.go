@@ -1,0 +1,121 @@
+// Package model holds the plain types of a tollgate configuration: the
+// settings, servers (APIs), clients, service accounts and groups declared in
+// HCL. It knows nothing of HCL, memdb or Rego; every other package speaks in
+// these types.
+package model
+
+import "time"
+
+// Auth methods a client may declare (RFC 7591 §2 token_endpoint_auth_method).
+const (
+	AuthClientSecretBasic = "client_secret_basic"
+	AuthClientSecretPost  = "client_secret_post"
+	AuthPrivateKeyJWT     = "private_key_jwt"
+	AuthTLSClientAuth     = "tls_client_auth"
+)
+
+// Signing algorithms tollgate can sign access tokens with.
+const (
+	AlgES256 = "ES256"
+	AlgEdDSA = "EdDSA"
+	AlgRS256 = "RS256"
+	AlgPS256 = "PS256"
+)
+
+// Config is one complete, validated set of declarations. It is never mutated
+// once built: a reload builds a new one.
+type Config struct {
+	Settings Settings
+	Servers  []*Server
+	Clients  []*Client
+	Accounts []*Account
+	Groups   []*Group
+}
+
+// Settings are the server-wide knobs of the settings block.
+type Settings struct {
+	// Issuer is the iss claim and the metadata issuer; empty means
+	// "http://" + the listen address, decided when serving.
+	Issuer          string
+	DefaultTokenTTL time.Duration
+	MaxTokenTTL     time.Duration
+	SigningAlg      string
+}
+
+// DefaultSettings are used for any attribute the settings block leaves out.
+func DefaultSettings() Settings {
+	return Settings{
+		DefaultTokenTTL: time.Hour,
+		MaxTokenTTL:     24 * time.Hour,
+		SigningAlg:      AlgES256,
+	}
+}
+
+// Server is a resource server (an API) that tokens are issued for.
+type Server struct {
+	ID string
+	// Audience is the aud value of its tokens; defaults to ID.
+	Audience string
+	// Scopes are the permissions the server defines.
+	Scopes []string
+	// TokenTTL caps the lifetime of its tokens; zero means no cap of its own.
+	TokenTTL time.Duration
+	// Secrets let the server authenticate to the introspection endpoint.
+	Secrets []Secret
+}
+
+// Secret is one stored credential: a hash, never the secret itself.
+type Secret struct {
+	// Hash is "sha256:<hex>", a PHC "$argon2id$..." string or a bcrypt hash.
+	Hash string
+	// NotAfter ends the secret's validity; zero means it does not expire.
+	// Several secrets overlap during a rotation.
+	NotAfter time.Time
+}
+
+// Access is an upper bound of what a client, account or group may get from
+// one server.
+type Access struct {
+	Server string
+	// Scopes may be empty: the audience only, no scopes.
+	Scopes []string
+}
+
+// Rate is a token bucket: Count tokens per Per.
+type Rate struct {
+	Count int
+	Per   time.Duration
+}
+
+// Client is a machine client (an OAuth client_id).
+type Client struct {
+	ID         string
+	Name       string
+	AuthMethod string
+	Secrets    []Secret
+	Access     []Access
+	// TokenTTL is the lifetime of its tokens; zero means the default.
+	TokenTTL time.Duration
+	// RateLimit is nil when the client has no limit of its own.
+	RateLimit *Rate
+	// Impersonate names the service account the client acts as, if any.
+	Impersonate string
+	Disabled    bool
+}
+
+// Account is a service user account that clients may impersonate.
+type Account struct {
+	ID            string
+	Impersonators []string
+	// Attributes are copied to userinfo; values are JSON-compatible
+	// (string, bool, float64/json.Number, []any, map[string]any).
+	Attributes map[string]any
+	Disabled   bool
+}
+
+// Group gives its members (clients or accounts) access to servers.
+type Group struct {
+	ID      string
+	Members []string
+	Access  []Access
+}

@@ -1,0 +1,101 @@
+// Package secret parses and verifies stored client secret hashes:
+// "sha256:<hex>" for generated secrets of at least 256 bits, argon2id PHC
+// strings and bcrypt hashes for secrets chosen by a person. Every comparison
+// is constant time.
+package secret
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Kind names a hash scheme.
+type Kind int
+
+// The supported schemes.
+const (
+	SHA256 Kind = iota + 1
+	Argon2id
+	Bcrypt
+)
+
+func (k Kind) String() string {
+	switch k {
+	case SHA256:
+		return "sha256"
+	case Argon2id:
+		return "argon2id"
+	case Bcrypt:
+		return "bcrypt"
+	}
+	return "unknown"
+}
+
+// ErrPlainSecret is returned for a value that is not a recognised hash: in
+// HCL that means somebody pasted the secret itself.
+var ErrPlainSecret = errors.New(`not a secret hash: store "sha256:<hex>" (run "tollgate secret" to make a secret and its hash), "$argon2id$..." or a bcrypt "$2b$..." hash, never the secret itself`)
+
+// Hash is a parsed stored secret hash, ready to verify presented secrets.
+type Hash struct {
+	kind Kind
+	sum  [sha256.Size]byte // SHA256 only
+	phc  string            // Argon2id and Bcrypt
+}
+
+// Kind reports the hash scheme.
+func (h *Hash) Kind() Kind { return h.kind }
+
+// Slow reports whether verifying costs a key derivation (argon2id, bcrypt).
+func (h *Hash) Slow() bool { return h.kind != SHA256 }
+
+// Parse parses a stored hash.
+func Parse(s string) (*Hash, error) {
+	switch {
+	case strings.HasPrefix(s, "sha256:"):
+		hexSum := strings.TrimPrefix(s, "sha256:")
+		if len(hexSum) != 2*sha256.Size {
+			return nil, fmt.Errorf("sha256 hash must be 64 hex digits, got %d characters", len(hexSum))
+		}
+		h := &Hash{kind: SHA256}
+		if _, err := hex.Decode(h.sum[:], []byte(hexSum)); err != nil {
+			return nil, fmt.Errorf("sha256 hash is not hex: %w", err)
+		}
+		return h, nil
+	case strings.HasPrefix(s, "$argon2id$"):
+		if _, err := parseArgon2id(s); err != nil {
+			return nil, err
+		}
+		return &Hash{kind: Argon2id, phc: s}, nil
+	case strings.HasPrefix(s, "$2a$"), strings.HasPrefix(s, "$2b$"), strings.HasPrefix(s, "$2y$"):
+		if err := checkBcrypt(s); err != nil {
+			return nil, err
+		}
+		return &Hash{kind: Bcrypt, phc: s}, nil
+	}
+	return nil, ErrPlainSecret
+}
+
+// Verify reports whether presented matches the hash, in constant time with
+// respect to the stored value.
+func (h *Hash) Verify(presented string) bool {
+	switch h.kind {
+	case SHA256:
+		sum := sha256.Sum256([]byte(presented))
+		return subtle.ConstantTimeCompare(sum[:], h.sum[:]) == 1
+	case Argon2id:
+		return verifyArgon2id(h.phc, presented)
+	case Bcrypt:
+		return verifyBcrypt(h.phc, presented)
+	}
+	return false
+}
+
+// SHA256Hash returns the stored form of a generated secret.
+func SHA256Hash(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
