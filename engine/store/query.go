@@ -1,0 +1,121 @@
+package store
+
+import (
+	"github.com/hashicorp/go-memdb"
+
+	"github.com/tollgate-dev/tollgate/engine/model"
+)
+
+// Each query opens its own read transaction: in go-memdb that only takes the
+// current root of an immutable radix tree, so it costs next to nothing and
+// never blocks.
+
+func first[T any](s *Store, table, index string, key string) (T, bool) {
+	var zero T
+	raw, err := s.db.Txn(false).First(table, index, key)
+	if err != nil || raw == nil {
+		return zero, false
+	}
+	v, ok := raw.(T)
+	return v, ok
+}
+
+func all[T any](s *Store, table, index string, args ...any) []T {
+	it, err := s.db.Txn(false).Get(table, index, args...)
+	if err != nil {
+		return nil
+	}
+	return collect[T](it)
+}
+
+func collect[T any](it memdb.ResultIterator) []T {
+	var out []T
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		out = append(out, raw.(T))
+	}
+	return out
+}
+
+// Settings returns the configuration's settings.
+func (s *Store) Settings() model.Settings { return s.settings }
+
+// Counts returns the configuration's sizes.
+func (s *Store) Counts() Counts { return s.counts }
+
+// Client returns the client with the given client_id.
+func (s *Store) Client(id string) (*model.Client, bool) {
+	return first[*model.Client](s, tableClients, "id", id)
+}
+
+// Server returns the server with the given id.
+func (s *Store) Server(id string) (*model.Server, bool) {
+	return first[*model.Server](s, tableServers, "id", id)
+}
+
+// ServerByAudience returns the server whose aud value is audience.
+func (s *Store) ServerByAudience(audience string) (*model.Server, bool) {
+	return first[*model.Server](s, tableServers, "audience", audience)
+}
+
+// ServerNamed returns the server that value names, by audience first and
+// then by id: both spellings are accepted in audience, resource and scope
+// parameters. Load-time validation guarantees the two cannot disagree.
+func (s *Store) ServerNamed(value string) (*model.Server, bool) {
+	if srv, ok := s.ServerByAudience(value); ok {
+		return srv, true
+	}
+	return s.Server(value)
+}
+
+// Servers returns every server, ordered by id.
+func (s *Store) Servers() []*model.Server {
+	return all[*model.Server](s, tableServers, "id")
+}
+
+// Clients returns every client, ordered by id.
+func (s *Store) Clients() []*model.Client {
+	return all[*model.Client](s, tableClients, "id")
+}
+
+// Account returns the service account with the given id.
+func (s *Store) Account(id string) (*model.Account, bool) {
+	return first[*model.Account](s, tableAccounts, "id", id)
+}
+
+// Group returns the group with the given id.
+func (s *Store) Group(id string) (*model.Group, bool) {
+	return first[*model.Group](s, tableGroups, "id", id)
+}
+
+// GroupsOf returns the groups member (a client or account id) is in,
+// ordered by group id.
+func (s *Store) GroupsOf(member string) []*model.Group {
+	memberships := all[*Membership](s, tableMemberships, "member", member)
+	groups := make([]*model.Group, 0, len(memberships))
+	for _, m := range memberships {
+		if g, ok := s.Group(m.Group); ok {
+			groups = append(groups, g)
+		}
+	}
+	return groups
+}
+
+// MembersOf returns the ids of a group's members, ordered by id.
+func (s *Store) MembersOf(group string) []string {
+	memberships := all[*Membership](s, tableMemberships, "group", group)
+	ids := make([]string, len(memberships))
+	for i, m := range memberships {
+		ids[i] = m.Member
+	}
+	return ids
+}
+
+// GrantsOf returns the access blocks of a client or group, ordered by server id.
+func (s *Store) GrantsOf(holder string) []*Grant {
+	return all[*Grant](s, tableGrants, "holder", holder)
+}
+
+// GrantsFor returns every access block that names server.
+func (s *Store) GrantsFor(server string) []*Grant {
+	return all[*Grant](s, tableGrants, "server", server)
+}
