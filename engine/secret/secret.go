@@ -5,12 +5,17 @@
 package secret
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
+
+	"golang.org/x/crypto/argon2"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Kind names a hash scheme.
@@ -98,4 +103,42 @@ func (h *Hash) Verify(presented string) bool {
 func SHA256Hash(secret string) string {
 	sum := sha256.Sum256([]byte(secret))
 	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// String returns the stored form of the hash.
+func (h *Hash) String() string {
+	if h.kind == SHA256 {
+		return "sha256:" + hex.EncodeToString(h.sum[:])
+	}
+	return h.phc
+}
+
+// Generate returns a new random secret of 256 bits, base64url encoded, and
+// its stored form.
+func Generate() (plain, stored string, err error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", "", err
+	}
+	plain = base64.RawURLEncoding.EncodeToString(b[:])
+	return plain, SHA256Hash(plain), nil
+}
+
+// Argon2idHash hashes a secret chosen by a person with argon2id, using the
+// OWASP-recommended parameters (m=19 MiB, t=2, p=1).
+func Argon2idHash(plain string) (string, error) {
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return "", err
+	}
+	const memory, time, threads, keyLen = 19456, 2, 1, 32
+	key := argon2.IDKey([]byte(plain), salt, time, memory, threads, keyLen)
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, memory, time, threads,
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
+}
+
+// BcryptHash hashes a secret chosen by a person with bcrypt at cost 12.
+func BcryptHash(plain string) (string, error) {
+	h, err := bcrypt.GenerateFromPassword([]byte(plain), 12)
+	return string(h), err
 }
