@@ -1,0 +1,149 @@
+package policy_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/tollgate-dev/tollgate/engine/policy"
+)
+
+func compile(t testing.TB, src string) (*policy.Policy, error) {
+	t.Helper()
+	return policy.Compile(context.Background(), map[string][]byte{"test.rego": []byte(src)}, nil)
+}
+
+func mustCompile(t testing.TB, src string) *policy.Policy {
+	t.Helper()
+	p, err := compile(t, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+var emptyInput = ast.NewObject()
+
+func TestDecideValidatesTheDecisionDocument(t *testing.T) {
+	tests := []struct {
+		name      string
+		rules     string
+		want      *policy.Decision
+		wantError string
+	}{
+		{
+			name:  "allow with everything",
+			rules: `decision := {"allow": true, "audience": ["api"], "scope": ["read"], "subject": "acct", "claims": {"tenant": "t1"}, "ttl": 60, "reasons": ["ok"]}`,
+			want:  &policy.Decision{Allow: true, Audience: []string{"api"}, Scope: []string{"read"}, Subject: "acct", Claims: map[string]any{"tenant": "t1"}, TTL: 60, Reasons: []string{"ok"}},
+		},
+		{
+			name:  "deny defaults to unauthorized_client and grants nothing",
+			rules: `decision := {"allow": false, "audience": ["api"], "scope": ["read"], "reasons": ["no"]}`,
+			want:  &policy.Decision{Allow: false, Error: "unauthorized_client", Reasons: []string{"no"}},
+		},
+		{
+			name:  "deny keeps a valid error code",
+			rules: `decision := {"allow": false, "error": "invalid_scope", "error_description": "too much"}`,
+			want:  &policy.Decision{Allow: false, Error: "invalid_scope", ErrorDescription: "too much", Reasons: []string{}},
+		},
+		{name: "undefined", rules: `decision := 1 if { false }`, wantError: "undefined"},
+		{name: "not an object", rules: `decision := "yes"`, wantError: "want an object"},
+		{name: "allow missing", rules: `decision := {"audience": ["api"]}`, wantError: "allow is missing"},
+		{name: "allow as a string", rules: `decision := {"allow": "true", "audience": ["api"]}`, wantError: "want a boolean"},
+		{name: "allow without audience", rules: `decision := {"allow": true}`, wantError: "audience is empty"},
+		{name: "scope not strings", rules: `decision := {"allow": true, "audience": ["api"], "scope": [1]}`, wantError: "scope[0]"},
+		{name: "reserved claim", rules: `decision := {"allow": true, "audience": ["api"], "claims": {"sub": "x"}}`, wantError: "reserved claim \"sub\""},
+		{name: "act is reserved", rules: `decision := {"allow": true, "audience": ["api"], "claims": {"act": {"sub": "x"}}}`, wantError: "reserved claim \"act\""},
+		{name: "negative ttl", rules: `decision := {"allow": true, "audience": ["api"], "ttl": -1}`, wantError: "non-negative"},
+		{name: "fractional ttl", rules: `decision := {"allow": true, "audience": ["api"], "ttl": 1.5}`, wantError: "whole"},
+		{name: "unknown error code", rules: `decision := {"allow": false, "error": "access_denied"}`, wantError: "access_denied"},
+		{name: "runtime error", rules: `decision := {"allow": true, "audience": [x]} if { x := 1 / 0 }`, wantError: "undefined"},
+		{name: "conflicting decisions", rules: "decision := {\"allow\": true, \"audience\": [\"a\"]} if { true }\ndecision := {\"allow\": false} if { true }", wantError: "evaluation failed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := mustCompile(t, "package tollgate.token\n\n"+tt.rules+"\n")
+			got, err := p.Decide(context.Background(), emptyInput)
+			if tt.wantError != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantError) {
+					t.Fatalf("Decide() = %+v, %v; want an error containing %q", got, err, tt.wantError)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !equalDecisions(got, tt.want) {
+				t.Errorf("Decide() = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func equalDecisions(a, b *policy.Decision) bool {
+	return a.Allow == b.Allow && strings.Join(a.Audience, ",") == strings.Join(b.Audience, ",") &&
+		strings.Join(a.Scope, ",") == strings.Join(b.Scope, ",") && a.Subject == b.Subject &&
+		len(a.Claims) == len(b.Claims) && a.TTL == b.TTL && a.Error == b.Error &&
+		a.ErrorDescription == b.ErrorDescription && strings.Join(a.Reasons, ",") == strings.Join(b.Reasons, ",")
+}
+
+func TestCompileReportsProblemsWithPositions(t *testing.T) {
+	tests := []struct {
+		name, src, want string
+	}{
+		{"syntax error", "package tollgate.token\n\ndecision := {\n", "test.rego:4:1: error: unexpected eof"},
+		{"unknown function", "package tollgate.token\n\ndecision := x if { x := nope(1) }\n", "test.rego:3:"},
+		{"no decision rule", "package tollgate.token\n\nallow := true\n", "no rule defines data.tollgate.token.decision"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := compile(t, tt.src)
+			var ce *policy.CompileError
+			if !errors.As(err, &ce) {
+				t.Fatalf("Compile() error = %v, want a *CompileError", err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestDeterministicDetectsTimeAndNondeterministicBuiltins(t *testing.T) {
+	tests := []struct {
+		name  string
+		body  string
+		cache bool
+	}{
+		{"reads audience and scope only", `decision := {"allow": count(input.request.audience) > 0, "audience": input.request.audience, "scope": input.request.scope}`, true},
+		{"reads client facts", `decision := {"allow": input.client.id == "a", "audience": ["x"]}`, true},
+		{"reads request time", `decision := {"allow": input.request.time > "2026", "audience": ["x"]}`, false},
+		{"reads the whole request", `decision := {"allow": true, "audience": ["x"], "claims": {"r": input.request}}`, false},
+		{"reads request by a variable key", `decision := {"allow": true, "audience": [v]} if { some k; v := input.request[k]; k != "scope" }`, false},
+		{"hands on the whole input", `decision := {"allow": true, "audience": ["x"], "claims": {"i": input}}`, false},
+		{"calls time.now_ns", `decision := {"allow": time.now_ns() > 0, "audience": ["x"]}`, false},
+		{"ref nested in a key", `decision := {"allow": true, "audience": [input.servers[input.request.time]]}`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := mustCompile(t, "package tollgate.token\n\n"+tt.body+"\n")
+			if p.Deterministic() != tt.cache {
+				t.Errorf("Deterministic() = %v, want %v", p.Deterministic(), tt.cache)
+			}
+		})
+	}
+}
+
+func BenchmarkDecideTrivial(b *testing.B) {
+	p := mustCompile(b, "package tollgate.token\n\ndecision := {\"allow\": true, \"audience\": [\"x\"]}\n")
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.Decide(ctx, emptyInput); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
