@@ -1,0 +1,107 @@
+package audit_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/engine/audit"
+)
+
+func TestLogWritesOneJSONLinePerEvent(t *testing.T) {
+	var buf bytes.Buffer
+	l := audit.New(&buf)
+	l.Log(&audit.Event{
+		Time: time.Date(2026, 11, 23, 10, 0, 0, 5, time.UTC), Event: "token", Client: "gift-deliveries", Subject: "gift-deliveries",
+		Audience: []string{"https://api.worldmappers.example"}, Scope: []string{"read:directions"}, JTI: "abc",
+		Outcome: "allow", Reasons: []string{"own access"}, RemoteAddr: "127.0.0.1", Duration: 1500 * time.Microsecond,
+	})
+	l.Log(&audit.Event{Time: time.Unix(0, 0), Event: "token", Client: "x", Outcome: "error", Error: "invalid_client"})
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines, want 2:\n%s", len(lines), buf.String())
+	}
+	var first map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"time": "2026-11-23T10:00:00.000000005Z", "event": "token", "client": "gift-deliveries", "subject": "gift-deliveries",
+		"audience": []any{"https://api.worldmappers.example"}, "scope": []any{"read:directions"}, "jti": "abc",
+		"outcome": "allow", "reasons": []any{"own access"}, "remote_addr": "127.0.0.1", "duration_ms": 1.5,
+	}
+	if !reflect.DeepEqual(first, want) {
+		t.Errorf("got  %v\nwant %v", first, want)
+	}
+	var second map[string]any
+	if err := json.Unmarshal([]byte(lines[1]), &second); err != nil {
+		t.Fatal(err)
+	}
+	if _, present := second["subject"]; present || second["error"] != "invalid_client" {
+		t.Errorf("empty fields should be omitted and error kept: %v", second)
+	}
+}
+
+func TestLogEscapesHostileStrings(t *testing.T) {
+	hostile := []string{"quote\"back\\slash", "new\nline\r\ttab", "\x00\x1f\x7f", "ünïcødé ✓", "bad\xffutf8\xc3", "<script>&", "\u2028\u2029"}
+	for _, s := range hostile {
+		var buf bytes.Buffer
+		audit.New(&buf).Log(&audit.Event{Event: "token", Client: s, Reasons: []string{s}})
+		if strings.Count(buf.String(), "\n") != 1 {
+			t.Errorf("%q: not exactly one line: %q", s, buf.String())
+		}
+		var got map[string]any
+		if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+			t.Fatalf("%q: invalid JSON %q: %v", s, buf.String(), err)
+		}
+		want := strings.ToValidUTF8(s, "\ufffd")
+		if got["client"] != want {
+			t.Errorf("client = %q, want %q", got["client"], want)
+		}
+	}
+}
+
+func TestConcurrentLinesNeverInterleave(t *testing.T) {
+	var buf bytes.Buffer
+	l := audit.New(&buf)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 200 {
+				l.Log(&audit.Event{Event: "token", Client: strings.Repeat(string(rune('a'+g)), 100), Reasons: []string{"r"}})
+			}
+		}()
+	}
+	wg.Wait()
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	if len(lines) != 1600 {
+		t.Fatalf("%d lines, want 1600", len(lines))
+	}
+	for _, line := range lines {
+		if !json.Valid([]byte(line)) {
+			t.Fatalf("broken line %q", line)
+		}
+	}
+}
+
+func TestDiscardWritesNothing(t *testing.T) {
+	audit.Discard().Log(&audit.Event{Event: "token"})
+}
+
+func BenchmarkLog(b *testing.B) {
+	l := audit.New(io.Discard)
+	e := &audit.Event{Time: time.Now(), Event: "token", Client: "gift-deliveries", Subject: "gift-deliveries",
+		Audience: []string{"https://api.worldmappers.example"}, Scope: []string{"read:directions"}, JTI: "Zk9tX2FfdG9rZW5faWQ",
+		Outcome: "allow", Reasons: []string{"client gift-deliveries reaches world-mappers through its own access"}, RemoteAddr: "127.0.0.1", Duration: time.Millisecond}
+	b.ReportAllocs()
+	for b.Loop() {
+		l.Log(e)
+	}
+}
