@@ -1,0 +1,144 @@
+package token
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Claims of an RFC 9068 access token.
+type Claims struct {
+	Issuer  string
+	Subject string
+	// Audience is serialized as a string when single (RFC 7519 §4.1.3).
+	Audience  []string
+	ExpiresAt time.Time
+	IssuedAt  time.Time
+	// NotBefore is omitted when zero.
+	NotBefore time.Time
+	ID        string
+	ClientID  string
+	// Scope is space-delimited; omitted when empty.
+	Scope string
+	// Actor, when set, is written as "act": {"sub": Actor} (RFC 8693 §4.1).
+	Actor string
+	// Extra are the policy's claims; they may not use a reserved name.
+	Extra map[string]any
+}
+
+// Reserved claims are tollgate's own; Extra may not set them.
+var Reserved = map[string]bool{
+	"iss": true, "sub": true, "aud": true, "exp": true, "iat": true, "nbf": true,
+	"jti": true, "client_id": true, "scope": true, "act": true, "cnf": true,
+}
+
+// payloadPool recycles claim buffers: a token payload is a few hundred bytes.
+var payloadPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// Mint signs c with the newest key: header {"alg","kid","typ":"at+jwt"}
+// (RFC 9068 §2.1), prepared once per key.
+func (ks *KeySet) Mint(c *Claims) (string, error) {
+	for name := range c.Extra {
+		if Reserved[name] {
+			return "", fmt.Errorf("token: claim %q is reserved", name)
+		}
+	}
+	bp := payloadPool.Get().(*[]byte)
+	payload, err := appendPayload((*bp)[:0], c)
+	if err != nil {
+		payloadPool.Put(bp)
+		return "", err
+	}
+	defer func() { *bp = payload[:0]; payloadPool.Put(bp) }()
+	sk := ks.signing
+	enc := base64.RawURLEncoding
+	out := make([]byte, 0, len(sk.header)+enc.EncodedLen(len(payload))+1+enc.EncodedLen(512))
+	out = append(out, sk.header...)
+	out = enc.AppendEncode(out, payload)
+	sig, err := sk.signer.Sign(out, sk.private)
+	if err != nil {
+		return "", fmt.Errorf("token: signing: %w", err)
+	}
+	out = append(out, '.')
+	out = enc.AppendEncode(out, sig)
+	return string(out), nil
+}
+
+// appendPayload writes the claims JSON by hand: the fixed claims are a
+// handful of strings and numbers, and this is the hottest encoding of a
+// token request. Extra claims go through encoding/json.
+func appendPayload(b []byte, c *Claims) ([]byte, error) {
+	b = append(b, '{')
+	b = appendClaim(b, "iss", c.Issuer, true)
+	b = appendClaim(b, "sub", c.Subject, false)
+	b = append(b, `,"aud":`...)
+	if len(c.Audience) == 1 {
+		b = appendJSONString(b, c.Audience[0])
+	} else {
+		b = append(b, '[')
+		for i, a := range c.Audience {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, a)
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"exp":`...)
+	b = strconv.AppendInt(b, c.ExpiresAt.Unix(), 10)
+	b = append(b, `,"iat":`...)
+	b = strconv.AppendInt(b, c.IssuedAt.Unix(), 10)
+	if !c.NotBefore.IsZero() {
+		b = append(b, `,"nbf":`...)
+		b = strconv.AppendInt(b, c.NotBefore.Unix(), 10)
+	}
+	b = appendClaim(b, "jti", c.ID, false)
+	b = appendClaim(b, "client_id", c.ClientID, false)
+	if c.Scope != "" {
+		b = appendClaim(b, "scope", c.Scope, false)
+	}
+	if c.Actor != "" {
+		b = append(b, `,"act":{"sub":`...)
+		b = appendJSONString(b, c.Actor)
+		b = append(b, '}')
+	}
+	if len(c.Extra) > 0 {
+		extra, err := json.Marshal(c.Extra)
+		if err != nil {
+			return nil, fmt.Errorf("token: claims: %w", err)
+		}
+		if len(extra) > 2 {
+			b = append(b, ',')
+			b = append(b, extra[1:len(extra)-1]...)
+		}
+	}
+	return append(b, '}'), nil
+}
+
+func appendClaim(b []byte, name, value string, first bool) []byte {
+	if !first {
+		b = append(b, ',')
+	}
+	b = append(b, '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	return appendJSONString(b, value)
+}
+
+// appendJSONString quotes s as encoding/json would, without its
+// reflection: most values are plain ASCII ids and URLs.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == '"' || c == '\\' || c >= 0x7f || c == '<' || c == '>' || c == '&' {
+			quoted, _ := json.Marshal(s)
+			return append(b, quoted...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}

@@ -1,0 +1,297 @@
+package token_test
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
+	"github.com/lestrrat-go/jwx/v2/jwt"
+
+	"github.com/tollgate-dev/tollgate/engine/token"
+)
+
+var now = time.Now().Truncate(time.Second)
+
+func claims() *token.Claims {
+	return &token.Claims{
+		Issuer: "https://auth.example", Subject: "User1", Audience: []string{"Server2"},
+		IssuedAt: now, ExpiresAt: now.Add(time.Hour), ID: "jti-1", ClientID: "Client1",
+		Scope: "read write", Actor: "Client1", Extra: map[string]any{"tenant": "t1"},
+	}
+}
+
+// verifyAsResourceServer checks a token with jwx's own JWT parser and the
+// published JWKS only, as an independent resource server would.
+func verifyAsResourceServer(t *testing.T, ks *token.KeySet, raw string) jwt.Token {
+	t.Helper()
+	set, err := jwk.Parse(ks.JWKS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := jwt.Parse([]byte(raw), jwt.WithKeySet(set), jwt.WithValidate(true), jwt.WithIssuer("https://auth.example"))
+	if err != nil {
+		t.Fatalf("resource server rejects the token: %v", err)
+	}
+	msg, _ := jws.Parse([]byte(raw))
+	if h := msg.Signatures()[0].ProtectedHeaders(); h.Type() != "at+jwt" || h.KeyID() != ks.SigningKeyID() {
+		t.Errorf("header typ %q kid %q", h.Type(), h.KeyID())
+	}
+	return tok
+}
+
+func TestMintAndVerifyEveryAlgorithm(t *testing.T) {
+	for _, alg := range []string{"ES256", "EdDSA", "RS256", "PS256"} {
+		t.Run(alg, func(t *testing.T) {
+			ks, err := token.Ephemeral(alg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ks.Alg() != alg {
+				t.Errorf("Alg() = %s", ks.Alg())
+			}
+			raw, err := ks.Mint(claims())
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok := verifyAsResourceServer(t, ks, raw)
+			if tok.Subject() != "User1" || tok.PrivateClaims()["client_id"] != "Client1" || tok.PrivateClaims()["tenant"] != "t1" {
+				t.Errorf("claims %v", tok.PrivateClaims())
+			}
+			got, err := ks.Verify(raw, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := claims()
+			if got.Subject != want.Subject || got.Actor != "Client1" || got.Scope != want.Scope || got.ID != want.ID ||
+				!got.ExpiresAt.Equal(want.ExpiresAt) || len(got.Audience) != 1 || got.Extra["tenant"] != "t1" {
+				t.Errorf("Verify() = %+v", got)
+			}
+		})
+	}
+}
+
+func TestPayloadShape(t *testing.T) {
+	ks, _ := token.Ephemeral("ES256")
+	tests := []struct {
+		name   string
+		mutate func(*token.Claims)
+		want   map[string]string // claim -> raw JSON
+		absent []string
+	}{
+		{"aud is a string when single", func(c *token.Claims) {}, map[string]string{"aud": `"Server2"`, "act": `{"sub":"Client1"}`}, []string{"nbf"}},
+		{"aud is an array when several", func(c *token.Claims) { c.Audience = []string{"a", "b"} }, map[string]string{"aud": `["a","b"]`}, nil},
+		{"no act, no scope", func(c *token.Claims) { c.Actor, c.Scope = "", "" }, nil, []string{"act", "scope"}},
+		{"strings are escaped", func(c *token.Claims) { c.Subject = "a\"b<c>\n" }, map[string]string{"sub": `"a\"b\u003cc\u003e\n"`}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := claims()
+			tt.mutate(c)
+			raw, err := ks.Mint(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg, err := jws.Parse([]byte(raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var payload map[string]json.RawMessage
+			if err := json.Unmarshal(msg.Payload(), &payload); err != nil {
+				t.Fatalf("payload is not JSON: %s", msg.Payload())
+			}
+			for name, want := range tt.want {
+				if string(payload[name]) != want {
+					t.Errorf("%s = %s, want %s", name, payload[name], want)
+				}
+			}
+			for _, name := range tt.absent {
+				if _, ok := payload[name]; ok {
+					t.Errorf("%s present: %s", name, payload[name])
+				}
+			}
+		})
+	}
+}
+
+func TestMintRefusesReservedExtraClaims(t *testing.T) {
+	ks, _ := token.Ephemeral("ES256")
+	for _, name := range []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "act", "cnf"} {
+		c := claims()
+		c.Extra = map[string]any{name: "x"}
+		if _, err := ks.Mint(c); err == nil {
+			t.Errorf("Extra %q was accepted", name)
+		}
+	}
+}
+
+func TestVerifyRejects(t *testing.T) {
+	ks, _ := token.Ephemeral("ES256")
+	other, _ := token.Ephemeral("ES256")
+	good, _ := ks.Mint(claims())
+	fromOther, _ := other.Mint(claims())
+	parts := strings.Split(good, ".")
+	expiredClaims := claims()
+	expiredClaims.ExpiresAt = now.Add(-time.Minute)
+	expired, _ := ks.Mint(expiredClaims)
+
+	key, _ := token.GenerateKey("ES256")
+	wrongTyp, _ := jwt.Sign(jwt.New(), jwt.WithKey(jwa.ES256, key))
+	tests := map[string]string{
+		"another key":      fromOther,
+		"expired":          expired,
+		"tampered payload": parts[0] + "." + strings.TrimRight(parts[1], "A") + "B." + parts[2],
+		"no signature":     parts[0] + "." + parts[1] + ".",
+		"alg none":         "eyJhbGciOiJub25lIiwidHlwIjoiYXQrand0In0." + parts[1] + ".",
+		"wrong typ":        string(wrongTyp),
+		"garbage":          "not-a-token",
+		"empty":            "",
+	}
+	for name, raw := range tests {
+		t.Run(name, func(t *testing.T) {
+			if _, err := ks.Verify(raw, now); !errors.Is(err, token.ErrInvalidToken) {
+				t.Errorf("Verify() error = %v, want ErrInvalidToken", err)
+			}
+		})
+	}
+}
+
+func TestJWKSHasPublicKeysOnly(t *testing.T) {
+	for _, alg := range []string{"ES256", "EdDSA", "RS256"} {
+		ks, _ := token.Ephemeral(alg)
+		var doc struct {
+			Keys []map[string]any `json:"keys"`
+		}
+		if err := json.Unmarshal(ks.JWKS(), &doc); err != nil || len(doc.Keys) != 1 {
+			t.Fatalf("%s: JWKS %s", alg, ks.JWKS())
+		}
+		k := doc.Keys[0]
+		for _, private := range []string{"d", "p", "q", "dp", "dq", "qi", "iat"} {
+			if _, ok := k[private]; ok {
+				t.Errorf("%s: JWKS has %q", alg, private)
+			}
+		}
+		if k["kid"] != ks.SigningKeyID() || k["alg"] != alg || k["use"] != "sig" {
+			t.Errorf("%s: JWKS key %v", alg, k)
+		}
+	}
+}
+
+func TestLoadDirPicksTheNewestKeyAndPublishesAll(t *testing.T) {
+	dir := t.TempDir()
+	older, _ := token.GenerateKey("ES256")
+	_ = older.Set("iat", now.Add(-time.Hour).Unix())
+	newer, _ := token.GenerateKey("ES256")
+	eddsa, _ := token.GenerateKey("EdDSA")
+	for _, k := range []jwk.Key{older, newer, eddsa} {
+		if _, err := token.WriteKeyFile(dir, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ks, err := token.LoadDir(dir, "ES256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ks.SigningKeyID() != newer.KeyID() {
+		t.Errorf("signing kid %s, want the newer %s", ks.SigningKeyID(), newer.KeyID())
+	}
+	set, _ := jwk.Parse(ks.JWKS())
+	if set.Len() != 3 {
+		t.Errorf("JWKS has %d keys, want 3", set.Len())
+	}
+	oldOnly, err := token.LoadDir(dir, "EdDSA")
+	if err != nil || oldOnly.SigningKeyID() != eddsa.KeyID() {
+		t.Fatalf("EdDSA signing key: %v", err)
+	}
+	// A token signed by one key of the folder verifies with the set.
+	raw, _ := oldOnly.Mint(claims())
+	if _, err := ks.Verify(raw, now); err != nil {
+		t.Errorf("a token of another key in the folder does not verify: %v", err)
+	}
+	if _, err := token.LoadDir(dir, "PS256"); err == nil || !strings.Contains(err.Error(), "keys generate --alg PS256") {
+		t.Errorf("missing alg: %v", err)
+	}
+}
+
+func TestLoadDirErrors(t *testing.T) {
+	empty := t.TempDir()
+	if _, err := token.LoadDir(empty, ""); err == nil || !strings.Contains(err.Error(), "keys generate") {
+		t.Errorf("empty dir: %v", err)
+	}
+	broken := t.TempDir()
+	_ = os.WriteFile(filepath.Join(broken, "bad.json"), []byte("{not json"), 0o600)
+	if _, err := token.LoadDir(broken, ""); err == nil || !strings.Contains(err.Error(), "bad.json") {
+		t.Errorf("broken file: %v", err)
+	}
+	public := t.TempDir()
+	key, _ := token.GenerateKey("ES256")
+	pub, _ := key.PublicKey()
+	body, _ := json.Marshal(pub)
+	_ = os.WriteFile(filepath.Join(public, "pub.json"), body, 0o600)
+	if _, err := token.LoadDir(public, ""); err == nil || !strings.Contains(err.Error(), "public key") {
+		t.Errorf("public key: %v", err)
+	}
+}
+
+func TestWriteKeyFileIsPrivateAndNeverOverwrites(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "keys")
+	key, _ := token.GenerateKey("ES256")
+	path, err := token.WriteKeyFile(dir, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := os.Stat(path)
+	if info.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", info.Mode().Perm())
+	}
+	if _, err := token.WriteKeyFile(dir, key); err == nil {
+		t.Error("overwrote an existing key file")
+	}
+}
+
+func BenchmarkMint(b *testing.B) {
+	for _, alg := range []string{"ES256", "EdDSA", "RS256", "PS256"} {
+		b.Run(alg, func(b *testing.B) {
+			ks, _ := token.Ephemeral(alg)
+			c := claims()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ks.Mint(c); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkMintJWTSign is the usual jwx way, for comparison with Mint.
+func BenchmarkMintJWTSign(b *testing.B) {
+	key, _ := token.GenerateKey("ES256")
+	b.ReportAllocs()
+	for b.Loop() {
+		tok, _ := jwt.NewBuilder().Issuer("https://auth.example").Subject("User1").Audience([]string{"Server2"}).
+			IssuedAt(now).Expiration(now.Add(time.Hour)).JwtID("jti-1").Claim("client_id", "Client1").
+			Claim("scope", "read write").Claim("act", map[string]string{"sub": "Client1"}).Build()
+		if _, err := jwt.Sign(tok, jwt.WithKey(jwa.ES256, key)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkVerify(b *testing.B) {
+	ks, _ := token.Ephemeral("ES256")
+	raw, _ := ks.Mint(claims())
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ks.Verify(raw, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
