@@ -1,0 +1,164 @@
+package hclconf_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tollgate-dev/tollgate/engine/hclconf"
+	"github.com/tollgate-dev/tollgate/engine/secret"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// readFixture reads a fixture folder with names as seen from the
+// repository root, so goldens read like `tollgate check` output there.
+func readFixture(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join("..", "..", dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{}
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".hcl") {
+			src, err := os.ReadFile(filepath.Join("..", "..", dir, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			files[dir+"/"+e.Name()] = src
+		}
+	}
+	return files
+}
+
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("output differs from %s (go test -update rewrites it)\ngot:\n%s\nwant:\n%s", path, got, want)
+	}
+}
+
+// TestBrokenFixturesReportEveryProblem: each folder under
+// testdata/hcl/broken breaks one load rule (multiple-errors-at-once breaks
+// several); the diagnostics, with file:line:col, are golden.
+func TestBrokenFixturesReportEveryProblem(t *testing.T) {
+	dirs, err := os.ReadDir("../../testdata/hcl/broken")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dirs {
+		t.Run(d.Name(), func(t *testing.T) {
+			dir := "testdata/hcl/broken/" + d.Name()
+			files := readFixture(t, dir)
+			cfg, diags := hclconf.Load(files)
+			warningOnly := strings.HasSuffix(d.Name(), "-warning-only")
+			if warningOnly == diags.HasErrors() || (cfg == nil) != diags.HasErrors() {
+				t.Fatalf("errors %v, config %v: %v", diags.HasErrors(), cfg != nil, diags)
+			}
+			var out bytes.Buffer
+			if err := hclconf.WriteDiagnostics(&out, diags, files, false); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, filepath.Join("..", "..", dir, "expected.golden"), out.Bytes())
+		})
+	}
+}
+
+func TestWriteDiagnosticsWithSnippets(t *testing.T) {
+	files := readFixture(t, "testdata/hcl/broken/unknown-attribute")
+	_, diags := hclconf.Load(files)
+	var out bytes.Buffer
+	if err := hclconf.WriteDiagnostics(&out, diags, files, true); err != nil {
+		t.Fatal(err)
+	}
+	want := "testdata/hcl/broken/unknown-attribute/main.hcl:3:3: error: Unsupported argument; An argument named \"acess_level\" is not expected here.\n" +
+		"      acess_level = \"admin\"\n" +
+		"      ^\n"
+	if out.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", out.String(), want)
+	}
+}
+
+// TestGoodFixtureBuildsTheModel: every block and attribute, as the model
+// sees it, is golden.
+func TestGoodFixtureBuildsTheModel(t *testing.T) {
+	files := readFixture(t, "testdata/hcl/good")
+	cfg, diags := hclconf.Load(files)
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	got, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "../../testdata/hcl/good.golden.json", append(got, '\n'))
+}
+
+func FuzzLoad(f *testing.F) {
+	for _, seed := range []string{
+		`client "a" { secret { hash = "sha256:00" } }`,
+		`server "s" { scopes = ["a"] } group "g" { members = ["x"] access "s" { scopes = ["a"] } }`,
+		`settings { issuer = "https://x" }`,
+		`account "a" { attributes = { k = [1, true, { n = null }] } }`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		cfg, diags := hclconf.Load(map[string][]byte{"fuzz.hcl": src})
+		if (cfg == nil) != diags.HasErrors() {
+			t.Fatalf("config %v with errors %v", cfg != nil, diags.HasErrors())
+		}
+	})
+}
+
+// generated is a realistic configuration of n clients for benchmarks.
+func generated(n int) map[string][]byte {
+	var b strings.Builder
+	hash := secret.SHA256Hash("bench")
+	for s := range 100 {
+		fmt.Fprintf(&b, "server \"server-%03d\" {\n  audience = \"https://api-%03d.example\"\n  scopes = [\"read\", \"write\"]\n}\n", s, s)
+	}
+	for c := range n {
+		fmt.Fprintf(&b, "client \"client-%05d\" {\n  name = \"Client %d\"\n  secret { hash = %q }\n  access \"server-%03d\" { scopes = [\"read\"] }\n", c, c, hash, c%100)
+		if c%10 == 0 {
+			fmt.Fprintf(&b, "  impersonate = \"account-%05d\"\n", c)
+		}
+		b.WriteString("}\n")
+		if c%10 == 0 {
+			fmt.Fprintf(&b, "account \"account-%05d\" {\n  impersonators = [\"client-%05d\"]\n}\n", c, c)
+		}
+	}
+	for g := range 20 {
+		fmt.Fprintf(&b, "group \"group-%02d\" {\n  members = [\"client-%05d\", \"account-%05d\"]\n  access \"server-%03d\" { scopes = [\"write\"] }\n}\n", g, g, g*10, g)
+	}
+	return map[string][]byte{"bench.hcl": []byte(b.String())}
+}
+
+func benchmarkLoad(b *testing.B, n int) {
+	files := generated(n)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, diags := hclconf.Load(files); diags.HasErrors() {
+			b.Fatal(diags)
+		}
+	}
+}
+
+func BenchmarkLoad100(b *testing.B)   { benchmarkLoad(b, 100) }
+func BenchmarkLoad10000(b *testing.B) { benchmarkLoad(b, 10000) }

@@ -1,0 +1,138 @@
+package hclconf
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/tollgate-dev/tollgate/engine/model"
+)
+
+// LoadDir reads every *.hcl file of dir (sorted by name), merges them and
+// validates the whole.
+func LoadDir(dir string) (*model.Config, hcl.Diagnostics) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read the config folder", Detail: err.Error()}}
+	}
+	files := map[string][]byte{}
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".hcl") {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read a config file", Detail: err.Error()}}
+		}
+		files[path] = src
+	}
+	return Load(files)
+}
+
+// decoded is one file's blocks.
+type decoded struct {
+	name string
+	body *fileBody
+}
+
+// Load parses and validates the given files (name -> content) as one
+// configuration. It returns a nil config whenever there is an error;
+// warnings alone still return it.
+func Load(files map[string][]byte) (*model.Config, hcl.Diagnostics) {
+	if len(files) == 0 {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "No configuration", Detail: "no .hcl files were found."}}
+	}
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+
+	var diags hcl.Diagnostics
+	parsed := make([]decoded, 0, len(names))
+	for _, name := range names {
+		file, d := hclsyntax.ParseConfig(files[name], name, hcl.InitialPos)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			continue
+		}
+		body := &fileBody{}
+		diags = append(diags, gohcl.DecodeBody(file.Body, nil, body)...)
+		parsed = append(parsed, decoded{name: name, body: body})
+	}
+	cfg := validate(parsed, &diags)
+	sortByPosition(diags)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return cfg, diags
+}
+
+// WriteDiagnostics prints each diagnostic on one line as
+// "FILE:LINE:COL: severity: summary; detail", followed, when snippets is
+// true, by the source line and a caret under the problem.
+func WriteDiagnostics(w io.Writer, diags hcl.Diagnostics, files map[string][]byte, snippets bool) error {
+	for _, d := range diags {
+		severity := "error"
+		if d.Severity == hcl.DiagWarning {
+			severity = "warning"
+		}
+		where := "config"
+		if d.Subject != nil {
+			where = fmt.Sprintf("%s:%d:%d", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column)
+		}
+		msg := d.Summary
+		if d.Detail != "" {
+			msg += "; " + d.Detail
+		}
+		if _, err := fmt.Fprintf(w, "%s: %s: %s\n", where, severity, msg); err != nil {
+			return err
+		}
+		if snippets && d.Subject != nil {
+			if line, ok := sourceLine(files[d.Subject.Filename], d.Subject.Start.Line); ok {
+				caret := strings.Repeat(" ", max(d.Subject.Start.Column-1, 0)) + "^"
+				if _, err := fmt.Fprintf(w, "    %s\n    %s\n", line, caret); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func sourceLine(src []byte, line int) (string, bool) {
+	if src == nil || line < 1 {
+		return "", false
+	}
+	lines := bytes.Split(src, []byte("\n"))
+	if line > len(lines) {
+		return "", false
+	}
+	return strings.ReplaceAll(string(bytes.TrimRight(lines[line-1], "\r")), "\t", " "), true
+}
+
+// sortByPosition orders diagnostics as a reader goes through the files.
+func sortByPosition(diags hcl.Diagnostics) {
+	sort.SliceStable(diags, func(i, j int) bool {
+		a, b := diags[i].Subject, diags[j].Subject
+		switch {
+		case a == nil || b == nil:
+			return a == nil && b != nil
+		case a.Filename != b.Filename:
+			return a.Filename < b.Filename
+		case a.Start.Line != b.Start.Line:
+			return a.Start.Line < b.Start.Line
+		default:
+			return a.Start.Column < b.Start.Column
+		}
+	})
+}

@@ -1,0 +1,3 @@
+settings {
+  issuer = "auth.example.com/?tenant=1"
+}

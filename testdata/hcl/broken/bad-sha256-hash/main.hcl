@@ -1,0 +1,3 @@
+client "a" {
+  secret { hash = "sha256:abc123" }
+}

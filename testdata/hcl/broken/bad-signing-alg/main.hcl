@@ -1,0 +1,3 @@
+settings {
+  signing_alg = "HS256"
+}

@@ -1,0 +1,3 @@
+client "a" {
+  name = "No secret"
+}

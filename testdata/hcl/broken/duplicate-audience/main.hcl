@@ -1,0 +1,3 @@
+server "a" { audience = "https://api.example" }
+server "b" { audience = "https://api.example" }
+server "c" { audience = "a" }

@@ -1,0 +1,4 @@
+server "api" {}
+group "g" {
+  members = ["ghost", "api"]
+}

@@ -1,0 +1,9 @@
+client "a" {
+  secret { hash = "plain" }
+  access "nowhere" { scopes = [] }
+  rate_limit = "fast"
+}
+client "b" {
+  secret { hash = "sha256:9c281c8c1d19f574f380ba544638fbfa2ade4eb5fbeb0445f2766e247a3e45d5" }
+  impersonate = "ghost"
+}

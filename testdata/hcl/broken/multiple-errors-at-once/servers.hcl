@@ -1,0 +1,5 @@
+server "api" {
+  scopes    = ["read", "read"]
+  token_ttl = "forever"
+}
+group "a" {}

@@ -1,0 +1,3 @@
+client "a" {
+  secret { hash = "hunter2-my-real-secret" }
+}

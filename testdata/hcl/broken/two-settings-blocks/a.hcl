@@ -1,0 +1,3 @@
+settings {
+  default_token_ttl = "1h"
+}

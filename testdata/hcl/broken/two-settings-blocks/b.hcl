@@ -1,0 +1,3 @@
+settings {
+  max_token_ttl = "2h"
+}

@@ -1,0 +1,3 @@
+client "a" {
+  secret { hash = var.secret }
+}
