@@ -145,7 +145,7 @@ func generated(n int) map[string][]byte {
 		}
 	}
 	for g := range 20 {
-		fmt.Fprintf(&b, "group \"group-%02d\" {\n  members = [\"client-%05d\", \"account-%05d\"]\n  access \"server-%03d\" { scopes = [\"write\"] }\n}\n", g%n, (g*10)%n, g)
+		fmt.Fprintf(&b, "group \"group-%02d\" {\n  members = [\"client-%05d\", \"account-%05d\"]\n  access \"server-%03d\" { scopes = [\"write\"] }\n}\n", g, g%n, (g*10)%n, g)
 	}
 	return map[string][]byte{"bench.hcl": []byte(b.String())}
 }
