@@ -1,0 +1,89 @@
+package authz
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/engine/model"
+	"github.com/tollgate-dev/tollgate/engine/oauth"
+)
+
+// Credentials are what a caller presented to authenticate itself.
+type Credentials struct {
+	ID     string
+	Secret string
+	// Method is how they came: model.AuthClientSecretBasic (the
+	// Authorization header) or model.AuthClientSecretPost (the body);
+	// empty when none came.
+	Method string
+}
+
+// errInvalidClient is the one answer to every failed client authentication:
+// an unknown id, a wrong or expired secret, a disabled client and a wrong
+// method look the same from outside (RFC 6749 §5.2).
+// It is always 401 (RFC 6749 §5.2); the HTTP edge adds WWW-Authenticate.
+func errInvalidClient() *oauth.Error {
+	return oauth.New(oauth.InvalidClient, "client authentication failed")
+}
+
+// caller is an authenticated client or server.
+type caller struct {
+	client *model.Client // nil for a server
+	server *model.Server // nil for a client
+}
+
+func (c caller) id() string {
+	if c.client != nil {
+		return c.client.ID
+	}
+	return c.server.ID
+}
+
+// authenticate verifies creds against snap. allowServers lets resource
+// servers authenticate too (introspection). Failures are throttled per id
+// and per remote address before any secret is checked.
+func (s *Service) authenticate(snap *Snapshot, creds Credentials, remoteAddr string, allowServers bool) (caller, error) {
+	if creds.Method == "" || creds.ID == "" {
+		return caller{}, errInvalidClient()
+	}
+	now := s.now()
+	if blocked, retry := s.throttle.Check(creds.ID, remoteAddr, now); blocked {
+		e := oauth.New(oauth.SlowDown, "too many failed authentication attempts; retry later")
+		e.RetryAfter = retryAfterSeconds(retry)
+		return caller{}, e
+	}
+	start := time.Now()
+	ok := snap.secrets.Verify(creds.ID, creds.Secret, now)
+	var who caller
+	if ok {
+		if c, found := snap.Store.Client(creds.ID); found {
+			// A client must use the method it declared (RFC 7591 §2
+			// token_endpoint_auth_method); a disabled client cannot
+			// authenticate at all.
+			ok = !c.Disabled && c.AuthMethod == creds.Method
+			who.client = c
+		} else if srv, found := snap.Store.Server(creds.ID); found && allowServers {
+			who.server = srv
+		} else {
+			ok = false
+		}
+	}
+	s.observer.ClientAuthenticated(time.Since(start), ok)
+	if !ok {
+		s.throttle.Failure(creds.ID, remoteAddr, now)
+		return caller{}, errInvalidClient()
+	}
+	s.throttle.Success(creds.ID, remoteAddr)
+	return who, nil
+}
+
+func retryAfterSeconds(d time.Duration) int {
+	secs := int((d + time.Second - 1) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	return secs
+}
+
+// RetryAfterHeader formats an error's Retry-After value.
+func RetryAfterHeader(e *oauth.Error) string { return strconv.Itoa(e.RetryAfter) }

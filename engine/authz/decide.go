@@ -1,0 +1,207 @@
+package authz
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/engine/model"
+	"github.com/tollgate-dev/tollgate/engine/oauth"
+	"github.com/tollgate-dev/tollgate/engine/policy"
+)
+
+// GrantTypeClientCredentials is the one grant tollgate serves (RFC 6749 §4.4).
+const GrantTypeClientCredentials = "client_credentials"
+
+// EvalRequest is a token request's facts, after client authentication:
+// what `tollgate eval` and the token endpoint both decide on.
+type EvalRequest struct {
+	ClientID string
+	// Audience holds the audience and resource parameter values.
+	Audience []string
+	// Scope holds the scope tokens; tokens naming a server count as audience.
+	Scope      []string
+	AuthMethod string
+	Time       time.Time
+}
+
+// Evaluation is a policy decision together with what tollgate makes of it.
+type Evaluation struct {
+	Decision *policy.Decision `json:"decision"`
+	// TTL is the granted lifetime after the servers' and settings' caps.
+	TTL time.Duration `json:"-"`
+	// Actor is the client id when the subject is someone else (RFC 8693 act).
+	Actor  string `json:"actor,omitempty"`
+	Cached bool   `json:"cached"`
+}
+
+// resolved is a request whose names have been looked up in the snapshot.
+type resolved struct {
+	client     *model.Client
+	account    *model.Account
+	audience   []string
+	scope      []string
+	servers    []*model.Server
+	authMethod string
+	time       string
+}
+
+func (s *Snapshot) resolve(req *EvalRequest, client *model.Client) *resolved {
+	r := &resolved{client: client, authMethod: req.AuthMethod, time: req.Time.UTC().Format(time.RFC3339)}
+	seenServer := map[string]bool{}
+	addAudience := func(value string) {
+		if slices.Contains(r.audience, value) {
+			return
+		}
+		r.audience = append(r.audience, value)
+		if srv, ok := s.Store.ServerNamed(value); ok && !seenServer[srv.ID] {
+			seenServer[srv.ID] = true
+			r.servers = append(r.servers, srv)
+		}
+	}
+	for _, a := range req.Audience {
+		addAudience(a)
+	}
+	for _, sc := range req.Scope {
+		// A scope token that names a server asks for that audience (the
+		// Ubisecure style: scope=Server2).
+		if _, ok := s.Store.ServerNamed(sc); ok {
+			addAudience(sc)
+			continue
+		}
+		if !slices.Contains(r.scope, sc) {
+			r.scope = append(r.scope, sc)
+		}
+	}
+	// Scope order carries no meaning (RFC 6749 §3.3); sorting makes the
+	// input, and so the decision cache key, canonical.
+	slices.Sort(r.scope)
+	if r.audience == nil {
+		r.audience = []string{}
+	}
+	if r.scope == nil {
+		r.scope = []string{}
+	}
+	if client.Impersonate != "" {
+		if acct, ok := s.Store.Account(client.Impersonate); ok {
+			r.account = acct
+		}
+	}
+	return r
+}
+
+// Evaluate runs the decision for a request without authenticating anyone:
+// `tollgate eval` and tests use it; the token endpoint calls it after
+// client authentication.
+func (s *Snapshot) Evaluate(ctx context.Context, req *EvalRequest) (*Evaluation, error) {
+	client, ok := s.Store.Client(req.ClientID)
+	if !ok {
+		return nil, oauth.New(oauth.InvalidClient, "unknown client %q", req.ClientID)
+	}
+	if req.AuthMethod == "" {
+		req.AuthMethod = client.AuthMethod
+	}
+	return s.evaluate(ctx, s.resolve(req, client))
+}
+
+func (s *Snapshot) evaluate(ctx context.Context, r *resolved) (*Evaluation, error) {
+	var key string
+	if s.decisions != nil {
+		key = cacheKey(r)
+		if d, ok := s.decisions.get(key); ok {
+			return s.finish(d, r, true), nil
+		}
+	}
+	d, err := s.Policy.Decide(ctx, s.facts.input(r))
+	if err != nil {
+		return nil, oauth.Internal(err)
+	}
+	if s.decisions != nil {
+		s.decisions.put(key, d)
+	}
+	return s.finish(d, r, false), nil
+}
+
+func (s *Snapshot) finish(d *policy.Decision, r *resolved, cached bool) *Evaluation {
+	ev := &Evaluation{Decision: d, Cached: cached}
+	if !d.Allow {
+		return ev
+	}
+	subject := d.Subject
+	if subject == "" {
+		subject = r.client.ID
+	}
+	if subject != r.client.ID {
+		ev.Actor = r.client.ID
+	}
+	ev.TTL = s.ttl(d, r.client)
+	return ev
+}
+
+// ttl is the policy's ttl, else the client's, else the default; capped by
+// every granted server's token_ttl and by max_token_ttl.
+func (s *Snapshot) ttl(d *policy.Decision, client *model.Client) time.Duration {
+	ttl := time.Duration(d.TTL) * time.Second
+	if ttl <= 0 {
+		ttl = client.TokenTTL
+	}
+	if ttl <= 0 {
+		ttl = s.Settings.DefaultTokenTTL
+	}
+	for _, aud := range d.Audience {
+		if srv, ok := s.Store.ServerByAudience(aud); ok && srv.TokenTTL > 0 && srv.TokenTTL < ttl {
+			ttl = srv.TokenTTL
+		}
+	}
+	if s.Settings.MaxTokenTTL > 0 && ttl > s.Settings.MaxTokenTTL {
+		ttl = s.Settings.MaxTokenTTL
+	}
+	return ttl
+}
+
+func cacheKey(r *resolved) string {
+	var b strings.Builder
+	b.WriteString(r.client.ID)
+	b.WriteByte(0)
+	b.WriteString(r.authMethod)
+	for _, a := range r.audience {
+		b.WriteByte(1)
+		b.WriteString(a)
+	}
+	for _, sc := range r.scope {
+		b.WriteByte(2)
+		b.WriteString(sc)
+	}
+	return b.String()
+}
+
+// decisionCache memoizes decisions of a deterministic policy within one
+// snapshot. It stops admitting new keys when full rather than evicting:
+// bounded, lock-free for readers, and a reload starts it afresh.
+type decisionCache struct {
+	entries sync.Map // key -> *policy.Decision
+	size    atomic.Int64
+	max     int64
+}
+
+func newDecisionCache(max int) *decisionCache { return &decisionCache{max: int64(max)} }
+
+func (c *decisionCache) get(key string) (*policy.Decision, bool) {
+	d, ok := c.entries.Load(key)
+	if !ok {
+		return nil, false
+	}
+	return d.(*policy.Decision), true
+}
+
+func (c *decisionCache) put(key string, d *policy.Decision) {
+	if c.size.Load() >= c.max {
+		return
+	}
+	if _, loaded := c.entries.LoadOrStore(key, d); !loaded {
+		c.size.Add(1)
+	}
+}

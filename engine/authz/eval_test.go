@@ -1,0 +1,292 @@
+package authz_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/engine/authz"
+	"github.com/tollgate-dev/tollgate/engine/hclconf"
+	"github.com/tollgate-dev/tollgate/engine/model"
+	"github.com/tollgate-dev/tollgate/engine/oauth"
+	"github.com/tollgate-dev/tollgate/engine/policy"
+)
+
+func repoPath(t testing.TB, elem ...string) string {
+	t.Helper()
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(append([]string{dir}, elem...)...)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found")
+		}
+		dir = parent
+	}
+}
+
+// exampleConfig is the config/ that `make run` serves.
+func exampleConfig(t testing.TB) *model.Config {
+	t.Helper()
+	cfg, diags := hclconf.LoadDir(repoPath(t, "config"))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	return cfg
+}
+
+func defaultPolicy(t testing.TB) *policy.Policy {
+	t.Helper()
+	return compilePolicyDir(t, repoPath(t, "policies"))
+}
+
+func compilePolicyDir(t testing.TB, dir string) *policy.Policy {
+	t.Helper()
+	files, err := policy.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := policy.Compile(context.Background(), files, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func snapshot(t testing.TB, cfg *model.Config, pol *policy.Policy) *authz.Snapshot {
+	t.Helper()
+	snap, err := authz.NewSnapshot(cfg, pol, authz.NewKDFCache())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snap
+}
+
+// TestEvaluateSeedScenarios reproduces the seed scenarios offline, as
+// `tollgate eval` does.
+func TestEvaluateSeedScenarios(t *testing.T) {
+	withoutUser1InGroup2 := func(cfg *model.Config) {
+		for _, g := range cfg.Groups {
+			if g.ID == "Group2" {
+				g.Members = slices.DeleteFunc(slices.Clone(g.Members), func(m string) bool { return m == "User1" })
+			}
+		}
+	}
+	tests := []struct {
+		name         string
+		mutate       func(*model.Config)
+		req          authz.EvalRequest
+		wantAllow    bool
+		wantAudience []string
+		wantScope    []string
+		wantSubject  string
+		wantActor    string
+		wantError    string
+		wantReason   string
+	}{
+		{
+			name:      "gift-deliveries gets world-mappers with its scope",
+			req:       authz.EvalRequest{ClientID: "gift-deliveries", Audience: []string{"https://api.worldmappers.example"}},
+			wantAllow: true, wantAudience: []string{"https://api.worldmappers.example"}, wantScope: []string{"read:directions"}, wantSubject: "gift-deliveries",
+		},
+		{
+			name:      "a server may be named by its id",
+			req:       authz.EvalRequest{ClientID: "gift-deliveries", Audience: []string{"world-mappers"}, Scope: []string{"read:directions"}},
+			wantAllow: true, wantAudience: []string{"https://api.worldmappers.example"}, wantScope: []string{"read:directions"}, wantSubject: "gift-deliveries",
+		},
+		{
+			name:      "single application: no audience, the token is for client1 itself",
+			req:       authz.EvalRequest{ClientID: "client1"},
+			wantAllow: true, wantAudience: []string{"client1"}, wantSubject: "client1",
+		},
+		{
+			name:      "Client1 as User1 gets Server2",
+			req:       authz.EvalRequest{ClientID: "Client1", Scope: []string{"Server2"}},
+			wantAllow: true, wantAudience: []string{"Server2"}, wantScope: []string{"read"}, wantSubject: "User1", wantActor: "Client1",
+		},
+		{
+			name:      "Client1 as User1 gets Server1 through Group1",
+			req:       authz.EvalRequest{ClientID: "Client1", Audience: []string{"Server1"}},
+			wantAllow: true, wantAudience: []string{"Server1"}, wantScope: []string{"read"}, wantSubject: "User1", wantActor: "Client1",
+		},
+		{
+			name:      "Client1 may not write on Server2: User1's groups only grant read",
+			req:       authz.EvalRequest{ClientID: "Client1", Audience: []string{"Server2"}, Scope: []string{"write"}},
+			wantError: oauth.InvalidScope,
+		},
+		{
+			name:       "removing User1 from Group2 denies Server2 with a reason",
+			mutate:     withoutUser1InGroup2,
+			req:        authz.EvalRequest{ClientID: "Client1", Scope: []string{"Server2"}},
+			wantError:  oauth.UnauthorizedClient,
+			wantReason: "Server2",
+		},
+		{
+			name:      "a scope not granted is invalid_scope",
+			req:       authz.EvalRequest{ClientID: "gift-deliveries", Audience: []string{"https://api.worldmappers.example"}, Scope: []string{"read:geocode"}},
+			wantError: oauth.InvalidScope,
+		},
+		{
+			name:       "an unknown audience is invalid_target",
+			req:        authz.EvalRequest{ClientID: "gift-deliveries", Audience: []string{"https://unknown.example"}},
+			wantError:  oauth.InvalidTarget,
+			wantReason: "https://unknown.example",
+		},
+		{
+			name:      "a server the client cannot reach is unauthorized_client",
+			req:       authz.EvalRequest{ClientID: "client1", Audience: []string{"Server1"}},
+			wantError: oauth.UnauthorizedClient,
+		},
+	}
+	pol := defaultPolicy(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := exampleConfig(t)
+			if tt.mutate != nil {
+				tt.mutate(cfg)
+			}
+			snap := snapshot(t, cfg, pol)
+			tt.req.Time = time.Now()
+			ev, err := snap.Evaluate(context.Background(), &tt.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := ev.Decision
+			if tt.wantError != "" {
+				if d.Allow || d.Error != tt.wantError {
+					t.Fatalf("decision = %+v, want a denial with %s", d, tt.wantError)
+				}
+				if len(d.Reasons) == 0 || !strings.Contains(strings.Join(d.Reasons, "\n"), tt.wantReason) {
+					t.Errorf("reasons %q do not mention %q", d.Reasons, tt.wantReason)
+				}
+				return
+			}
+			if !d.Allow {
+				t.Fatalf("denied: %s %s %q", d.Error, d.ErrorDescription, d.Reasons)
+			}
+			subject := d.Subject
+			if subject == "" {
+				subject = tt.req.ClientID
+			}
+			if !reflect.DeepEqual(d.Audience, tt.wantAudience) || !equalStrings(d.Scope, tt.wantScope) || subject != tt.wantSubject || ev.Actor != tt.wantActor {
+				t.Errorf("got aud %q scope %q sub %q actor %q; want aud %q scope %q sub %q actor %q",
+					d.Audience, d.Scope, subject, ev.Actor, tt.wantAudience, tt.wantScope, tt.wantSubject, tt.wantActor)
+			}
+			if len(d.Reasons) == 0 {
+				t.Error("an allow decision should say why")
+			}
+		})
+	}
+}
+
+func equalStrings(a, b []string) bool {
+	return len(a) == len(b) && (len(a) == 0 || reflect.DeepEqual(a, b))
+}
+
+// TestTTLIsCapped: the policy's or client's ttl is capped by every granted
+// server's token_ttl and by max_token_ttl.
+func TestTTLIsCapped(t *testing.T) {
+	cfg := exampleConfig(t)
+	cfg.Settings.MaxTokenTTL = 20 * time.Minute
+	snap := snapshot(t, cfg, defaultPolicy(t))
+	tests := []struct {
+		name string
+		req  authz.EvalRequest
+		want time.Duration
+	}{
+		{"default 1h capped by max 20m", authz.EvalRequest{ClientID: "client1"}, 20 * time.Minute},
+		{"world-mappers caps at 30m, max at 20m", authz.EvalRequest{ClientID: "gift-deliveries", Audience: []string{"world-mappers"}}, 20 * time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev, err := snap.Evaluate(context.Background(), &tt.req)
+			if err != nil || !ev.Decision.Allow {
+				t.Fatalf("%+v %v", ev, err)
+			}
+			if ev.TTL != tt.want {
+				t.Errorf("TTL = %s, want %s", ev.TTL, tt.want)
+			}
+		})
+	}
+	cfg = exampleConfig(t)
+	ev, _ := snapshot(t, cfg, defaultPolicy(t)).Evaluate(context.Background(), &authz.EvalRequest{ClientID: "gift-deliveries", Audience: []string{"world-mappers"}})
+	if ev.TTL != 30*time.Minute {
+		t.Errorf("world-mappers token_ttl: TTL = %s, want 30m", ev.TTL)
+	}
+}
+
+// TestCachedDecisionsEqualFreshOnes: the decision cache returns exactly
+// what evaluating anew returns, for allows and denials alike.
+func TestCachedDecisionsEqualFreshOnes(t *testing.T) {
+	pol := defaultPolicy(t)
+	if !pol.Deterministic() {
+		t.Fatal("the default policies should be cacheable: they must not read input.request.time")
+	}
+	requests := []authz.EvalRequest{
+		{ClientID: "gift-deliveries", Audience: []string{"https://api.worldmappers.example"}},
+		{ClientID: "gift-deliveries", Audience: []string{"https://api.worldmappers.example"}, Scope: []string{"read:geocode"}},
+		{ClientID: "Client1", Scope: []string{"Server2"}},
+		{ClientID: "Client1", Scope: []string{"Server2", "write"}},
+		{ClientID: "client1", Audience: []string{"nowhere"}},
+		{ClientID: "client1"},
+	}
+	for _, req := range requests {
+		first, err := snapshot(t, exampleConfig(t), pol).Evaluate(context.Background(), &req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cachedSnap := snapshot(t, exampleConfig(t), pol)
+		_, _ = cachedSnap.Evaluate(context.Background(), &req)
+		cached, err := cachedSnap.Evaluate(context.Background(), &req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first.Cached || !cached.Cached {
+			t.Errorf("%+v: cached flags %v, %v; want false, true", req, first.Cached, cached.Cached)
+		}
+		first.Cached, cached.Cached = false, false
+		if !reflect.DeepEqual(first, cached) {
+			t.Errorf("%+v:\nfresh  %+v\ncached %+v", req, first.Decision, cached.Decision)
+		}
+	}
+}
+
+// TestFailClosed: a policy that is undefined or malformed for a request
+// yields server_error, never a token.
+func TestFailClosed(t *testing.T) {
+	for _, name := range []string{"undefined", "malformed"} {
+		t.Run(name, func(t *testing.T) {
+			snap := snapshot(t, exampleConfig(t), compilePolicyDir(t, repoPath(t, "testdata", "policies", name)))
+			_, err := snap.Evaluate(context.Background(), &authz.EvalRequest{ClientID: "client1"})
+			var oe *oauth.Error
+			if !errors.As(err, &oe) || oe.Code != oauth.ServerError || oe.HTTPStatus() != 500 {
+				t.Fatalf("Evaluate error = %v, want server_error (500)", err)
+			}
+		})
+	}
+	t.Run("a policy that fails its self-test never loads", func(t *testing.T) {
+		_, err := authz.Load(context.Background(), authz.Sources{
+			ConfigDir: repoPath(t, "config"), PoliciesDir: repoPath(t, "testdata", "policies", "undefined"),
+		}, authz.NewKDFCache())
+		if err == nil || !strings.Contains(err.Error(), "self-test") {
+			t.Fatalf("Load error = %v, want a self-test failure", err)
+		}
+	})
+	t.Run("a policy that does not compile never loads", func(t *testing.T) {
+		_, err := authz.Load(context.Background(), authz.Sources{
+			ConfigDir: repoPath(t, "config"), PoliciesDir: repoPath(t, "testdata", "policies", "broken"),
+		}, authz.NewKDFCache())
+		var le *authz.LoadError
+		if !errors.As(err, &le) || le.Policy == nil {
+			t.Fatalf("Load error = %v, want a policy compile error", err)
+		}
+	})
+}

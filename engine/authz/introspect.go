@@ -1,0 +1,193 @@
+package authz
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/engine/audit"
+	"github.com/tollgate-dev/tollgate/engine/oauth"
+	"github.com/tollgate-dev/tollgate/engine/token"
+)
+
+// Introspection is an RFC 7662 §2.2 response. An inactive token carries
+// nothing but Active=false.
+type Introspection struct {
+	Active    bool     `json:"active"`
+	Scope     string   `json:"scope,omitempty"`
+	ClientID  string   `json:"client_id,omitempty"`
+	Subject   string   `json:"sub,omitempty"`
+	Audience  Audience `json:"aud,omitempty"`
+	Issuer    string   `json:"iss,omitempty"`
+	ExpiresAt int64    `json:"exp,omitempty"`
+	IssuedAt  int64    `json:"iat,omitempty"`
+	JTI       string   `json:"jti,omitempty"`
+	TokenType string   `json:"token_type,omitempty"`
+	// Act is the actor when the token was issued to an impersonating client.
+	Act map[string]string `json:"act,omitempty"`
+}
+
+// Audience marshals as a string when single, as in the token (RFC 7519 §4.1.3).
+type Audience []string
+
+// MarshalJSON writes one audience as a string, several as an array.
+func (a Audience) MarshalJSON() ([]byte, error) {
+	if len(a) == 1 {
+		return jsonString(a[0]), nil
+	}
+	return jsonStrings(a), nil
+}
+
+// TokenOpRequest is an introspection or revocation request.
+type TokenOpRequest struct {
+	Credentials   Credentials
+	Token         string
+	TokenTypeHint string
+	RemoteAddr    string
+}
+
+// Introspect answers RFC 7662: the caller authenticates as a server (its
+// secret) or a client; the token is active only if it is valid, unrevoked,
+// issued by this issuer, and the caller is in its audience or is the client
+// it was issued to. Anything else is just {"active": false}.
+func (s *Service) Introspect(ctx context.Context, req *TokenOpRequest) (*Introspection, error) {
+	start := time.Now()
+	snap := s.current.Load()
+	ev := &audit.Event{Event: "introspect", Client: req.Credentials.ID, RemoteAddr: req.RemoteAddr}
+	defer func() {
+		ev.Time, ev.Duration = start, time.Since(start)
+		s.audit.Log(ev)
+	}()
+	if req.Token == "" {
+		ev.Outcome, ev.Error = "error", oauth.InvalidRequest
+		return nil, oauth.New(oauth.InvalidRequest, "token is required")
+	}
+	who, err := s.authenticate(snap, req.Credentials, req.RemoteAddr, true)
+	if err != nil {
+		ev.Outcome, ev.Error = "error", oauth.As(err).Code
+		return nil, err
+	}
+	claims, reason := s.activeClaims(snap, req.Token)
+	if claims != nil && !callerMayIntrospect(who, claims) {
+		claims, reason = nil, "caller "+who.id()+" is neither in the token's audience nor its client"
+	}
+	if claims == nil {
+		ev.Outcome, ev.Reasons = "inactive", []string{reason}
+		return &Introspection{Active: false}, nil
+	}
+	ev.Outcome, ev.Subject, ev.Audience, ev.JTI = "active", claims.Subject, claims.Audience, claims.ID
+	out := &Introspection{
+		Active:    true,
+		Scope:     claims.Scope,
+		ClientID:  claims.ClientID,
+		Subject:   claims.Subject,
+		Audience:  claims.Audience,
+		Issuer:    claims.Issuer,
+		ExpiresAt: claims.ExpiresAt.Unix(),
+		IssuedAt:  claims.IssuedAt.Unix(),
+		JTI:       claims.ID,
+		TokenType: "Bearer",
+	}
+	if claims.Actor != "" {
+		out.Act = map[string]string{"sub": claims.Actor}
+	}
+	return out, nil
+}
+
+// activeClaims returns the claims of a token that is signed by our keys,
+// unexpired, issued by this issuer and not revoked; else a reason why not.
+func (s *Service) activeClaims(snap *Snapshot, raw string) (*token.Claims, string) {
+	claims, err := s.keys.Verify(raw, s.now())
+	if err != nil {
+		return nil, "token is not valid: " + err.Error()
+	}
+	if claims.Issuer != s.Issuer(snap) {
+		return nil, "token was issued by another issuer"
+	}
+	if s.revoked.isRevoked(claims.ID) {
+		return nil, "token was revoked"
+	}
+	return claims, ""
+}
+
+func callerMayIntrospect(who caller, claims *token.Claims) bool {
+	if who.client != nil && who.client.ID == claims.ClientID {
+		return true
+	}
+	if who.server != nil {
+		return slices.Contains(claims.Audience, who.server.Audience)
+	}
+	// A client may introspect a token whose audience is itself (the single
+	// application case) as well as its own tokens.
+	return who.client != nil && slices.Contains(claims.Audience, who.client.ID)
+}
+
+// Revoke answers RFC 7009: the token's own client may revoke it; an
+// unknown, invalid or expired token is answered with success (§2.2).
+func (s *Service) Revoke(ctx context.Context, req *TokenOpRequest) error {
+	start := time.Now()
+	snap := s.current.Load()
+	ev := &audit.Event{Event: "revoke", Client: req.Credentials.ID, RemoteAddr: req.RemoteAddr}
+	defer func() {
+		ev.Time, ev.Duration = start, time.Since(start)
+		s.audit.Log(ev)
+	}()
+	if req.Token == "" {
+		ev.Outcome, ev.Error = "error", oauth.InvalidRequest
+		return oauth.New(oauth.InvalidRequest, "token is required")
+	}
+	if hint := req.TokenTypeHint; hint != "" && hint != "access_token" && hint != "refresh_token" {
+		ev.Outcome, ev.Error = "error", "unsupported_token_type"
+		return &oauth.Error{Code: "unsupported_token_type", Description: "only access tokens exist here"}
+	}
+	who, err := s.authenticate(snap, req.Credentials, req.RemoteAddr, false)
+	if err != nil {
+		ev.Outcome, ev.Error = "error", oauth.As(err).Code
+		return err
+	}
+	claims, err := s.keys.Verify(req.Token, s.now())
+	if err != nil {
+		// Unknown or already expired: nothing to do (RFC 7009 §2.2).
+		ev.Outcome, ev.Reasons = "ignored", []string{"token is not a valid token of this server"}
+		return nil
+	}
+	ev.Subject, ev.Audience, ev.JTI = claims.Subject, claims.Audience, claims.ID
+	if claims.ClientID != who.client.ID {
+		// RFC 7009 §2.1: the server verifies the token was issued to the
+		// requesting client and refuses otherwise.
+		ev.Outcome, ev.Error = "deny", oauth.UnauthorizedClient
+		return oauth.New(oauth.UnauthorizedClient, "the token was not issued to this client")
+	}
+	s.revoked.revoke(claims.ID, claims.ExpiresAt, s.now())
+	ev.Outcome = "revoked"
+	return nil
+}
+
+// UserInfo returns the claims of a bearer token's subject: sub, client_id,
+// aud, and the impersonated account's attributes (which never override
+// those three).
+func (s *Service) UserInfo(ctx context.Context, bearer, remoteAddr string) (map[string]any, error) {
+	snap := s.current.Load()
+	claims, reason := s.activeClaims(snap, bearer)
+	if claims == nil {
+		return nil, oauth.New(oauth.InvalidToken, "%s", strings.TrimPrefix(reason, "token is not valid: "))
+	}
+	info := map[string]any{}
+	if acct, ok := snap.Store.Account(claims.Subject); ok {
+		for k, v := range acct.Attributes {
+			info[k] = v
+		}
+	}
+	info["sub"] = claims.Subject
+	info["client_id"] = claims.ClientID
+	if len(claims.Audience) == 1 {
+		info["aud"] = claims.Audience[0]
+	} else {
+		info["aud"] = claims.Audience
+	}
+	if claims.Actor != "" {
+		info["act"] = map[string]string{"sub": claims.Actor}
+	}
+	return info, nil
+}

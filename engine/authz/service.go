@@ -1,0 +1,118 @@
+package authz
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"sync/atomic"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/engine/audit"
+	"github.com/tollgate-dev/tollgate/engine/clientauth"
+	"github.com/tollgate-dev/tollgate/engine/ratelimit"
+	"github.com/tollgate-dev/tollgate/engine/token"
+)
+
+// Service answers requests against the current snapshot. Its state that
+// must outlive a reload (signing keys, revocations, rate limit buckets,
+// failed-authentication counters, the KDF cache) lives here, not in the
+// snapshot.
+type Service struct {
+	current  atomic.Pointer[Snapshot]
+	keys     *token.KeySet
+	issuer   string
+	limiter  *ratelimit.Limiter
+	throttle *ratelimit.Throttle
+	revoked  *revocations
+	audit    *audit.Logger
+	observer Observer
+	now      func() time.Time
+}
+
+// Options configure a Service. Keys is required; the rest have defaults.
+type Options struct {
+	Keys *token.KeySet
+	// Issuer is used when the settings block names none: "http://" + the
+	// listen address, decided by whoever serves.
+	Issuer   string
+	Audit    *audit.Logger
+	Throttle *ratelimit.Throttle
+	Observer Observer
+	// Now is the clock; tests set it.
+	Now func() time.Time
+}
+
+// NewService starts serving snap.
+func NewService(snap *Snapshot, opts Options) *Service {
+	s := &Service{
+		keys:     opts.Keys,
+		issuer:   opts.Issuer,
+		limiter:  ratelimit.NewLimiter(),
+		throttle: opts.Throttle,
+		revoked:  newRevocations(),
+		audit:    opts.Audit,
+		observer: opts.Observer,
+		now:      opts.Now,
+	}
+	if s.throttle == nil {
+		s.throttle = ratelimit.NewThrottle(ratelimit.DefaultThrottleConfig())
+	}
+	if s.audit == nil {
+		s.audit = audit.Discard()
+	}
+	if s.observer == nil {
+		s.observer = nopObserver{}
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.current.Store(snap)
+	return s
+}
+
+// Snapshot returns the snapshot in service now.
+func (s *Service) Snapshot() *Snapshot { return s.current.Load() }
+
+// Swap puts a new, fully built snapshot in service. Requests already
+// running finish on the snapshot they started with.
+func (s *Service) Swap(snap *Snapshot) { s.current.Store(snap) }
+
+// Keys returns the signing keys.
+func (s *Service) Keys() *token.KeySet { return s.keys }
+
+// Issuer returns the iss value of tokens issued under snap.
+func (s *Service) Issuer(snap *Snapshot) string {
+	if snap.Settings.Issuer != "" {
+		return snap.Settings.Issuer
+	}
+	return s.issuer
+}
+
+// SetDefaultIssuer sets the issuer used when the settings name none; the
+// server calls it once it knows the address it listens on, before serving.
+func (s *Service) SetDefaultIssuer(issuer string) { s.issuer = issuer }
+
+// NewKDFCache returns the cache of successful argon2id/bcrypt verifications
+// that snapshots share; its size bounds memory, not correctness.
+func NewKDFCache() *clientauth.Cache { return clientauth.NewCache(100_000) }
+
+func newTokenID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// Observer receives the timings and outcomes the metrics are made of. The
+// engine calls it; engine/metrics implements it with Prometheus.
+type Observer interface {
+	ClientAuthenticated(d time.Duration, ok bool)
+	Decided(d time.Duration, cached bool)
+	Signed(d time.Duration)
+	TokenIssued(client string, audience []string)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) ClientAuthenticated(time.Duration, bool) {}
+func (nopObserver) Decided(time.Duration, bool)             {}
+func (nopObserver) Signed(time.Duration)                    {}
+func (nopObserver) TokenIssued(string, []string)            {}

@@ -1,0 +1,96 @@
+// Package authz is tollgate's engine: it holds the current configuration
+// snapshot and answers token, introspection, revocation and userinfo
+// requests against it. The HTTP layer, the CLI, tests and benchmarks all
+// call this one API.
+package authz
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/engine/clientauth"
+	"github.com/tollgate-dev/tollgate/engine/model"
+	"github.com/tollgate-dev/tollgate/engine/policy"
+	"github.com/tollgate-dev/tollgate/engine/store"
+)
+
+// Snapshot is everything a request needs from one configuration: the
+// declarations in memdb, the prepared policy, the parsed secrets and the
+// pre-built policy input facts. It is immutable; a reload builds a new one
+// and swaps a pointer, so a request never sees half of two configurations.
+type Snapshot struct {
+	Config   *model.Config
+	Store    *store.Store
+	Policy   *policy.Policy
+	Settings model.Settings
+	// Loaded is when the snapshot was built.
+	Loaded time.Time
+
+	secrets   *clientauth.Index
+	facts     *facts
+	decisions *decisionCache // nil when the policy is not deterministic
+}
+
+// DecisionCacheSize bounds the memoized decisions of one snapshot.
+const DecisionCacheSize = 65536
+
+// NewSnapshot builds a snapshot from a validated configuration and a
+// compiled policy. kdfCache may be shared between snapshots: its entries
+// are keyed by the stored hash, so they stay correct across reloads.
+func NewSnapshot(cfg *model.Config, pol *policy.Policy, kdfCache *clientauth.Cache) (*Snapshot, error) {
+	st, err := store.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := clientauth.NewIndex(cfg.Clients, cfg.Servers, kdfCache)
+	if err != nil {
+		return nil, fmt.Errorf("secrets: %w", err)
+	}
+	snap := &Snapshot{
+		Config:   cfg,
+		Store:    st,
+		Policy:   pol,
+		Settings: cfg.Settings,
+		Loaded:   time.Now(),
+		secrets:  secrets,
+		facts:    newFacts(st),
+	}
+	if pol.Deterministic() {
+		snap.decisions = newDecisionCache(DecisionCacheSize)
+	}
+	return snap, nil
+}
+
+// Load reads, validates and compiles everything serve would from src, and
+// builds a snapshot. Every problem found is in the returned *LoadError.
+func Load(ctx context.Context, src Sources, kdfCache *clientauth.Cache) (*Snapshot, error) {
+	cfg, pol, _, _, err := src.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := NewSnapshot(cfg, pol, kdfCache)
+	if err != nil {
+		return nil, &LoadError{Err: err}
+	}
+	if err := snap.selfTest(ctx); err != nil {
+		return nil, &LoadError{Err: err}
+	}
+	return snap, nil
+}
+
+// selfTest evaluates the decision once for a real client before the
+// snapshot may serve, so a policy that fails at evaluation time (a runtime
+// error, a malformed or undefined decision for everything) never replaces
+// a working one.
+func (s *Snapshot) selfTest(ctx context.Context) error {
+	clients := s.Config.Clients
+	if len(clients) == 0 {
+		return nil
+	}
+	req := &EvalRequest{ClientID: clients[0].ID, AuthMethod: clients[0].AuthMethod, Time: time.Now()}
+	if _, err := s.Evaluate(ctx, req); err != nil {
+		return fmt.Errorf("policy self-test for client %q: %w", req.ClientID, err)
+	}
+	return nil
+}

@@ -1,0 +1,167 @@
+package authz
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/tollgate-dev/tollgate/engine/hclconf"
+	"github.com/tollgate-dev/tollgate/engine/model"
+	"github.com/tollgate-dev/tollgate/engine/policy"
+)
+
+// Sources says where a configuration comes from: HCL declarations and Rego
+// policies, as folders or as in-memory files (for tests and bundles).
+type Sources struct {
+	ConfigDir   string
+	PoliciesDir string
+	// ConfigFiles and PolicyFiles, when set, are used instead of the dirs.
+	ConfigFiles map[string][]byte
+	PolicyFiles map[string][]byte
+	// Data is optional bundle data the policies may read.
+	Data map[string]any
+}
+
+// LoadError collects every problem that stopped a configuration from
+// loading: HCL diagnostics, policy compile errors, or another failure.
+type LoadError struct {
+	Diags  hcl.Diagnostics
+	Files  map[string][]byte
+	Policy *policy.CompileError
+	Err    error
+}
+
+func (e *LoadError) Error() string {
+	var b strings.Builder
+	_ = e.Write(&b, false)
+	return strings.TrimSpace(b.String())
+}
+
+// Write prints each problem as FILE:LINE:COL: message, one per line, with
+// source snippets for HCL problems when snippets is true.
+func (e *LoadError) Write(w io.Writer, snippets bool) error {
+	if len(e.Diags) > 0 {
+		if err := hclconf.WriteDiagnostics(w, e.Diags, e.Files, snippets); err != nil {
+			return err
+		}
+	}
+	if e.Policy != nil {
+		for _, p := range e.Policy.Problems {
+			if _, err := fmt.Fprintln(w, p.String()); err != nil {
+				return err
+			}
+		}
+	}
+	if e.Err != nil {
+		if _, err := fmt.Fprintf(w, "error: %v\n", e.Err); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Check loads and validates everything serve would, and returns the
+// warnings too. It is what `tollgate check` runs.
+func Check(ctx context.Context, src Sources) (warnings hcl.Diagnostics, files map[string][]byte, err error) {
+	_, _, warnings, files, err = src.load(ctx)
+	return warnings, files, err
+}
+
+func (src Sources) load(ctx context.Context) (*model.Config, *policy.Policy, hcl.Diagnostics, map[string][]byte, error) {
+	files, err := src.configFiles()
+	if err != nil {
+		return nil, nil, nil, nil, &LoadError{Err: err}
+	}
+	loadErr := &LoadError{Files: files}
+	cfg, diags := hclconf.Load(files)
+	if diags.HasErrors() {
+		// Warnings go with the errors, so one report shows everything.
+		loadErr.Diags = diags
+	}
+	// Policies are compiled even when the HCL is broken, so one run of
+	// `tollgate check` reports every problem of both.
+	pol, err := src.policy(ctx)
+	if err != nil {
+		var ce *policy.CompileError
+		if errors.As(err, &ce) {
+			loadErr.Policy = ce
+		} else {
+			loadErr.Err = err
+		}
+	}
+	if loadErr.Diags != nil || loadErr.Policy != nil || loadErr.Err != nil {
+		return nil, nil, nil, files, loadErr
+	}
+	return cfg, pol, warningsOf(diags), files, nil
+}
+
+func warningsOf(diags hcl.Diagnostics) hcl.Diagnostics {
+	var out hcl.Diagnostics
+	for _, d := range diags {
+		if d.Severity == hcl.DiagWarning {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func (src Sources) configFiles() (map[string][]byte, error) {
+	if src.ConfigFiles != nil {
+		return src.ConfigFiles, nil
+	}
+	dir := src.ConfigDir
+	if dir == "" {
+		dir = "config"
+	}
+	return readDir(dir, ".hcl")
+}
+
+func (src Sources) policy(ctx context.Context) (*policy.Policy, error) {
+	files := src.PolicyFiles
+	if files == nil {
+		dir := src.PoliciesDir
+		if dir == "" {
+			dir = "policies"
+		}
+		var err error
+		if files, err = policy.ReadDir(dir); err != nil {
+			return nil, err
+		}
+	}
+	return policy.Compile(ctx, files, src.Data)
+}
+
+// readDir reads the files of dir whose names end in ext, sorted by name.
+func readDir(dir, ext string) (map[string][]byte, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ext) {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return nil, fmt.Errorf("config: no %s files in %s", ext, dir)
+	}
+	files := make(map[string][]byte, len(names))
+	for _, name := range names {
+		path := filepath.Join(dir, name)
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		files[path] = src
+	}
+	return files, nil
+}

@@ -1,0 +1,151 @@
+// Package clientauth verifies the secrets that clients and servers present
+// (RFC 6749 §2.3.1). It keeps the parsed hashes of one configuration, so a
+// request never parses a hash, and it makes an unknown id cost the same as a
+// wrong secret.
+package clientauth
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"sync"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/engine/model"
+	"github.com/tollgate-dev/tollgate/engine/secret"
+)
+
+// credential is one parsed stored secret.
+type credential struct {
+	hash     *secret.Hash
+	notAfter time.Time
+}
+
+// Index holds the parsed secrets of every client and server of one
+// configuration. It is immutable once built.
+type Index struct {
+	byID  map[string][]credential
+	dummy *secret.Hash
+	cache *Cache
+}
+
+// NewIndex parses the secrets of clients and servers. Hashes were checked at
+// load, so an error here means the configuration was built around
+// validation; it is returned rather than ignored.
+func NewIndex(clients []*model.Client, servers []*model.Server, cache *Cache) (*Index, error) {
+	idx := &Index{byID: make(map[string][]credential, len(clients)+len(servers)), cache: cache}
+	add := func(id string, secrets []model.Secret) error {
+		creds := make([]credential, 0, len(secrets))
+		for _, s := range secrets {
+			h, err := secret.Parse(s.Hash)
+			if err != nil {
+				return err
+			}
+			creds = append(creds, credential{hash: h, notAfter: s.NotAfter})
+		}
+		idx.byID[id] = creds
+		return nil
+	}
+	for _, c := range clients {
+		if err := add(c.ID, c.Secrets); err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range servers {
+		if len(s.Secrets) > 0 {
+			if err := add(s.ID, s.Secrets); err != nil {
+				return nil, err
+			}
+		}
+	}
+	// The dummy hash has the cost of the common case (sha256) so that an
+	// unknown id takes as long as a known one with a wrong secret.
+	var random [32]byte
+	_, _ = rand.Read(random[:])
+	idx.dummy, _ = secret.Parse(secret.SHA256Hash(string(random[:])))
+	return idx, nil
+}
+
+// Verify reports whether presented is a currently valid secret of id. An
+// unknown id, an expired secret and a wrong secret all return false after
+// comparable work.
+func (idx *Index) Verify(id, presented string, now time.Time) bool {
+	creds, known := idx.byID[id]
+	if !known || len(creds) == 0 {
+		idx.dummy.Verify(presented)
+		return false
+	}
+	ok := false
+	// Check every secret, even after a match, so the time taken does not
+	// tell which of several overlapping secrets matched.
+	for _, c := range creds {
+		valid := c.notAfter.IsZero() || now.Before(c.notAfter)
+		if idx.verifyOne(c.hash, presented) && valid {
+			ok = true
+		}
+	}
+	return ok
+}
+
+func (idx *Index) verifyOne(h *secret.Hash, presented string) bool {
+	if !h.Slow() || idx.cache == nil {
+		return h.Verify(presented)
+	}
+	key := idx.cache.key(h, presented)
+	if idx.cache.has(key) {
+		return true
+	}
+	if !h.Verify(presented) {
+		return false
+	}
+	idx.cache.add(key)
+	return true
+}
+
+// Cache remembers successful argon2id/bcrypt verifications so that a
+// client's repeated requests do not pay the key derivation every time.
+// Entries are keyed by an HMAC, under a random per-process key, of the
+// stored hash and the presented secret: the cache never holds a secret or
+// anything an offline attack could start from. Wrong secrets are never
+// cached, so they always pay the full cost.
+type Cache struct {
+	mu      sync.Mutex
+	hmacKey [32]byte
+	entries map[[sha256.Size]byte]struct{}
+	max     int
+}
+
+// NewCache returns a cache of at most max successful verifications.
+func NewCache(max int) *Cache {
+	c := &Cache{entries: make(map[[sha256.Size]byte]struct{}), max: max}
+	_, _ = rand.Read(c.hmacKey[:])
+	return c
+}
+
+func (c *Cache) key(h *secret.Hash, presented string) [sha256.Size]byte {
+	mac := hmac.New(sha256.New, c.hmacKey[:])
+	mac.Write([]byte(h.String()))
+	mac.Write([]byte{0})
+	mac.Write([]byte(presented))
+	var k [sha256.Size]byte
+	mac.Sum(k[:0])
+	return k
+}
+
+func (c *Cache) has(k [sha256.Size]byte) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.entries[k]
+	return ok
+}
+
+func (c *Cache) add(k [sha256.Size]byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= c.max {
+		// Dropping everything is crude but bounded; legitimate clients
+		// pay one derivation each to come back.
+		clear(c.entries)
+	}
+	c.entries[k] = struct{}{}
+}
