@@ -1,0 +1,182 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/tollgate-dev/tollgate/engine/authz"
+	"github.com/tollgate-dev/tollgate/engine/model"
+	"github.com/tollgate-dev/tollgate/engine/oauth"
+)
+
+// params are a request body's parameters. Values are kept as sent; an
+// empty value counts as absent (RFC 6749 §3.1).
+type params map[string][]string
+
+// repeatable parameters may appear more than once: RFC 8707 §2 resource,
+// and audience as RFC 8693 §2.1 allows.
+var repeatable = map[string]bool{"resource": true, "audience": true}
+
+// single returns a parameter that must appear at most once (RFC 6749 §3.2).
+func (p params) single(name string) (string, error) {
+	values := p[name]
+	switch len(values) {
+	case 0:
+		return "", nil
+	case 1:
+		return values[0], nil
+	}
+	return "", oauth.New(oauth.InvalidRequest, "parameter %s is repeated", name)
+}
+
+func (p params) check() error {
+	for name, values := range p {
+		if len(values) > 1 && !repeatable[name] {
+			return oauth.New(oauth.InvalidRequest, "parameter %s is repeated", name)
+		}
+	}
+	return nil
+}
+
+// decodeBody reads a form (RFC 6749 §4.4.2) or JSON (as Auth0 accepts)
+// body of at most MaxBodyBytes.
+func decodeBody(w http.ResponseWriter, r *http.Request) (params, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, &oauth.Error{Code: oauth.InvalidRequest, Description: "request body is larger than 64 KiB", Status: http.StatusRequestEntityTooLarge}
+		}
+		return nil, oauth.New(oauth.InvalidRequest, "could not read the request body")
+	}
+	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	var p params
+	switch mediaType {
+	case "application/x-www-form-urlencoded":
+		values, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, oauth.New(oauth.InvalidRequest, "the form body is malformed")
+		}
+		p = params(values)
+	case "application/json":
+		if p, err = decodeJSON(body); err != nil {
+			return nil, err
+		}
+	case "":
+		if len(bytes.TrimSpace(body)) > 0 {
+			return nil, oauth.New(oauth.InvalidRequest, "Content-Type must be application/x-www-form-urlencoded or application/json")
+		}
+		p = params{}
+	default:
+		return nil, oauth.New(oauth.InvalidRequest, "Content-Type %s is not supported: use application/x-www-form-urlencoded or application/json", mediaType)
+	}
+	for name, values := range p {
+		kept := values[:0]
+		for _, v := range values {
+			if v != "" {
+				kept = append(kept, v)
+			}
+		}
+		if len(kept) == 0 {
+			delete(p, name)
+		} else {
+			p[name] = kept
+		}
+	}
+	return p, p.check()
+}
+
+// decodeJSON accepts an object of strings, or of arrays of strings for the
+// repeatable parameters; anything else is invalid_request.
+func decodeJSON(body []byte) (params, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return nil, oauth.New(oauth.InvalidRequest, "the JSON body is not an object")
+	}
+	p := make(params, len(raw))
+	for name, value := range raw {
+		var s string
+		if err := json.Unmarshal(value, &s); err == nil {
+			p[name] = []string{s}
+			continue
+		}
+		var list []string
+		if repeatable[name] {
+			if err := json.Unmarshal(value, &list); err == nil {
+				p[name] = list
+				continue
+			}
+		}
+		if string(value) == "null" {
+			continue
+		}
+		return nil, oauth.New(oauth.InvalidRequest, "parameter %s must be a string", name)
+	}
+	return p, nil
+}
+
+// credentials finds how the caller authenticates: HTTP Basic (RFC 6749
+// §2.3.1, id and secret form-encoded) or client_id and client_secret in
+// the body. Two methods at once, or a client_id that disagrees with the
+// Basic one, is invalid_request.
+func credentials(r *http.Request, p params) (authz.Credentials, error) {
+	bodyID, err := p.single("client_id")
+	if err != nil {
+		return authz.Credentials{}, err
+	}
+	bodySecret, err := p.single("client_secret")
+	if err != nil {
+		return authz.Credentials{}, err
+	}
+	if _, assertion := p["client_assertion"]; assertion {
+		return authz.Credentials{}, oauth.New(oauth.InvalidClient, "client_assertion (private_key_jwt) is not supported yet")
+	}
+	header := r.Header.Get("Authorization")
+	if header == "" {
+		if bodySecret == "" {
+			return authz.Credentials{ID: bodyID}, nil
+		}
+		return authz.Credentials{ID: bodyID, Secret: bodySecret, Method: model.AuthClientSecretPost}, nil
+	}
+	id, secret, err := parseBasic(header)
+	if err != nil {
+		return authz.Credentials{}, err
+	}
+	if bodySecret != "" {
+		return authz.Credentials{}, oauth.New(oauth.InvalidRequest, "the client authenticated with more than one method")
+	}
+	if bodyID != "" && bodyID != id {
+		return authz.Credentials{}, oauth.New(oauth.InvalidRequest, "client_id does not match the Authorization header")
+	}
+	return authz.Credentials{ID: id, Secret: secret, Method: model.AuthClientSecretBasic}, nil
+}
+
+func parseBasic(header string) (id, secret string, err error) {
+	scheme, encoded, found := strings.Cut(header, " ")
+	if !found || !strings.EqualFold(scheme, "Basic") {
+		return "", "", oauth.New(oauth.InvalidClient, "only the Basic authentication scheme is accepted here")
+	}
+	raw, decodeErr := base64.StdEncoding.DecodeString(strings.TrimSpace(encoded))
+	if decodeErr != nil {
+		return "", "", oauth.New(oauth.InvalidClient, "malformed Basic credentials")
+	}
+	rawID, rawSecret, found := strings.Cut(string(raw), ":")
+	if !found {
+		return "", "", oauth.New(oauth.InvalidClient, "malformed Basic credentials")
+	}
+	// RFC 6749 §2.3.1: both are application/x-www-form-urlencoded first.
+	if id, err = url.QueryUnescape(rawID); err != nil {
+		return "", "", oauth.New(oauth.InvalidClient, "malformed Basic credentials")
+	}
+	if secret, err = url.QueryUnescape(rawSecret); err != nil {
+		return "", "", oauth.New(oauth.InvalidClient, "malformed Basic credentials")
+	}
+	return id, secret, nil
+}

@@ -1,0 +1,114 @@
+// Package httpapi serves the engine over HTTP (SPEC §5). Handlers only
+// decode a request, call the engine, and encode the answer; every error body
+// is written by writeError.
+package httpapi
+
+import (
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+
+	"github.com/gorilla/mux"
+
+	"github.com/tollgate-dev/tollgate/engine/authz"
+)
+
+// MaxBodyBytes is the largest request body accepted (SPEC §6); a token
+// request is a few hundred bytes.
+const MaxBodyBytes = 64 << 10
+
+// Options configure the HTTP frontend.
+type Options struct {
+	// Ready reports readiness for /readyz; nil means always ready.
+	Ready func() bool
+	// Metrics serves /metrics; nil answers 404.
+	Metrics http.Handler
+	// Instrument wraps each route's handler to observe it by endpoint name;
+	// nil means no instrumentation.
+	Instrument func(endpoint string, h http.Handler) http.Handler
+}
+
+type server struct {
+	svc            *authz.Service
+	ready          func() bool
+	metricsHandler http.Handler
+	metadata       atomic.Pointer[metadataDoc]
+}
+
+// NewServer returns the HTTP handler for svc.
+func NewServer(svc *authz.Service, opts Options) http.Handler {
+	s := &server{svc: svc, ready: opts.Ready, metricsHandler: opts.Metrics}
+	if s.ready == nil {
+		s.ready = func() bool { return true }
+	}
+	if s.metricsHandler == nil {
+		s.metricsHandler = handleNotFound()
+	}
+	r := mux.NewRouter()
+	addRoutes(r, s)
+	if opts.Instrument != nil {
+		r.Use(func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				name := "other"
+				if route := mux.CurrentRoute(req); route != nil {
+					if tpl, err := route.GetPathTemplate(); err == nil {
+						name = tpl
+					}
+				}
+				opts.Instrument(name, next).ServeHTTP(w, req)
+			})
+		})
+	}
+	return secureHeaders(r)
+}
+
+// secureHeaders sets headers every response carries: nothing here is meant
+// for a browser to sniff, frame or cache by accident.
+func secureHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		h.Set("Referrer-Policy", "no-referrer")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// allow answers 405 with an Allow header for any other method; HEAD is
+// allowed wherever GET is.
+func allow(h http.Handler, methods ...string) http.Handler {
+	allowed := strings.Join(methods, ", ")
+	getAllowed := false
+	for _, m := range methods {
+		if m == http.MethodGet {
+			getAllowed = true
+			allowed += ", HEAD"
+		}
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, m := range methods {
+			if r.Method == m {
+				h.ServeHTTP(w, r)
+				return
+			}
+		}
+		if getAllowed && r.Method == http.MethodHead {
+			h.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Allow", allowed)
+		writeError(w, errMethodNotAllowed(r.Method))
+	})
+}
+
+// remoteHost is the peer's address without port: the key for throttling
+// and the audit log. Forwarded headers are not trusted.
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

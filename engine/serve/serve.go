@@ -1,0 +1,238 @@
+// Package serve runs tollgate as a daemon: it loads the first snapshot,
+// listens, reloads on SIGHUP and on file changes, serves TLS, and drains
+// in-flight requests on SIGTERM/SIGINT.
+package serve
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/engine/audit"
+	"github.com/tollgate-dev/tollgate/engine/authz"
+	"github.com/tollgate-dev/tollgate/engine/clientauth"
+	"github.com/tollgate-dev/tollgate/engine/httpapi"
+	"github.com/tollgate-dev/tollgate/engine/metrics"
+	"github.com/tollgate-dev/tollgate/engine/token"
+)
+
+// Config is what `tollgate serve` is told by its flags.
+type Config struct {
+	ConfigDir   string
+	PoliciesDir string
+	Addr        string
+	KeysDir     string
+	TLSCert     string
+	TLSKey      string
+	ClientCA    string
+	// AuditLog is a file to append audit lines to; empty means stderr.
+	AuditLog string
+	// Watch reloads on file changes under ConfigDir and PoliciesDir.
+	Watch bool
+	// ShutdownTimeout bounds the drain of in-flight requests.
+	ShutdownTimeout time.Duration
+}
+
+// Timeouts of the HTTP server (SPEC §6): a slow or idle peer cannot hold
+// a connection for long.
+const (
+	ReadHeaderTimeout = 5 * time.Second
+	ReadTimeout       = 10 * time.Second
+	WriteTimeout      = 15 * time.Second
+	IdleTimeout       = 120 * time.Second
+	MaxHeaderBytes    = 16 << 10
+)
+
+// Server is a running tollgate.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	svc      *authz.Service
+	metrics  *metrics.Metrics
+	kdfCache *clientauth.Cache
+	handler  http.Handler
+	http     *http.Server
+	listener net.Listener
+	tls      *tlsState
+	ready    atomic.Bool
+	reloadMu sync.Mutex
+	closers  []io.Closer
+}
+
+// New loads keys and the first snapshot. Any problem is returned as one
+// error: a server that cannot load its configuration does not start.
+func New(ctx context.Context, cfg Config, stderr io.Writer) (*Server, error) {
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = 10 * time.Second
+	}
+	s := &Server{
+		cfg:      cfg,
+		log:      slog.New(slog.NewTextHandler(stderr, nil)),
+		metrics:  metrics.New(),
+		kdfCache: authz.NewKDFCache(),
+	}
+	snap, err := authz.Load(ctx, s.sources(), s.kdfCache)
+	s.metrics.Reloaded(err == nil, sizes(snap))
+	if err != nil {
+		return nil, fmt.Errorf("loading configuration: %w", err)
+	}
+	keys, err := s.loadKeys(snap.Settings.SigningAlg)
+	if err != nil {
+		return nil, err
+	}
+	auditLog, err := s.openAudit(stderr)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.TLSCert != "" || cfg.TLSKey != "" {
+		if s.tls, err = newTLSState(cfg); err != nil {
+			return nil, err
+		}
+	}
+	s.svc = authz.NewService(snap, authz.Options{Keys: keys, Audit: auditLog, Observer: s.metrics})
+	s.handler = httpapi.NewServer(s.svc, httpapi.Options{
+		Ready:      s.ready.Load,
+		Metrics:    s.metrics.Handler(),
+		Instrument: s.metrics.Instrument,
+	})
+	return s, nil
+}
+
+func (s *Server) sources() authz.Sources {
+	return authz.Sources{ConfigDir: s.cfg.ConfigDir, PoliciesDir: s.cfg.PoliciesDir}
+}
+
+func sizes(snap *authz.Snapshot) map[string]int {
+	if snap == nil {
+		return nil
+	}
+	c := snap.Store.Counts()
+	return map[string]int{"clients": c.Clients, "servers": c.Servers, "accounts": c.Accounts, "groups": c.Groups}
+}
+
+func (s *Server) loadKeys(alg string) (*token.KeySet, error) {
+	if s.cfg.KeysDir == "" {
+		s.log.Warn("no --keys given: signing with an ephemeral key; tokens stop verifying when the process restarts", "alg", alg)
+		return token.Ephemeral(alg)
+	}
+	keys, err := token.LoadDir(s.cfg.KeysDir, alg)
+	if err != nil {
+		return nil, fmt.Errorf("loading keys: %w", err)
+	}
+	return keys, nil
+}
+
+func (s *Server) openAudit(stderr io.Writer) (*audit.Logger, error) {
+	if s.cfg.AuditLog == "" {
+		return audit.New(stderr), nil
+	}
+	f, err := os.OpenFile(s.cfg.AuditLog, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening audit log: %w", err)
+	}
+	s.closers = append(s.closers, f)
+	return audit.New(f), nil
+}
+
+// Handler returns the HTTP handler, for in-process tests and benchmarks.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Service returns the engine.
+func (s *Server) Service() *authz.Service { return s.svc }
+
+// Listen binds the address; port 0 picks a free port. It sets the default
+// issuer from the address actually bound.
+func (s *Server) Listen() (net.Addr, error) {
+	addr := s.cfg.Addr
+	if addr == "" {
+		addr = "127.0.0.1:8080"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	if s.tls != nil {
+		ln = tls.NewListener(ln, s.tls.config())
+	}
+	s.listener = ln
+	s.svc.SetDefaultIssuer(s.URL())
+	return ln.Addr(), nil
+}
+
+// URL is the base URL the server listens on.
+func (s *Server) URL() string {
+	scheme := "http"
+	if s.tls != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + s.listener.Addr().String()
+}
+
+// Serve answers requests until ctx is done, then drains in-flight requests
+// within the shutdown timeout. It returns nil after a clean drain.
+func (s *Server) Serve(ctx context.Context) error {
+	if s.listener == nil {
+		return errors.New("serve: Listen first")
+	}
+	s.http = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		WriteTimeout:      WriteTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	s.ready.Store(true)
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(s.listener) }()
+
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		s.ready.Store(false)
+		s.log.Info("shutting down: draining in-flight requests", "timeout", s.cfg.ShutdownTimeout)
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+		err = s.http.Shutdown(shutdownCtx)
+		cancel()
+	}
+	for _, c := range s.closers {
+		_ = c.Close()
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// Reload builds a whole new snapshot from the sources and swaps it in. On
+// any error the running snapshot stays, the problems are logged, and the
+// failure is counted; nothing is half-applied.
+func (s *Server) Reload(ctx context.Context) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	start := time.Now()
+	snap, err := authz.Load(ctx, s.sources(), s.kdfCache)
+	if err == nil && snap.Settings.SigningAlg != s.svc.Snapshot().Settings.SigningAlg && s.cfg.KeysDir == "" {
+		err = errors.New("signing_alg changed: restart to sign with a new ephemeral key")
+	}
+	s.metrics.Reloaded(err == nil, sizes(snap))
+	if err != nil {
+		s.log.Error("reload failed; still serving the last good configuration", "error", err.Error())
+		return err
+	}
+	s.svc.Swap(snap)
+	c := snap.Store.Counts()
+	s.log.Info("configuration reloaded", "clients", c.Clients, "servers", c.Servers, "accounts", c.Accounts, "groups", c.Groups, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
