@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+)
+
+func newTokenCommand(getenv func(string) string) *cobra.Command {
+	var issuer, clientID, scope, authMethod string
+	var audiences []string
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "token --issuer URL --client-id ID [--audience A] [--scope S]",
+		Short: "Fetch an access token as a client would, and print it",
+		Long: `Fetch an access token with the client credentials grant, as any OAuth client
+would, and print it. The token endpoint is found through the issuer's RFC 8414
+metadata. The client secret comes from TOLLGATE_CLIENT_SECRET, or else the
+first line of stdin, never from a flag (flags show up in process lists).`,
+		Example: `  TOLLGATE_CLIENT_SECRET=... tollgate token --issuer http://127.0.0.1:8080 --client-id gift-deliveries \
+      --audience https://api.worldmappers.example --scope read:directions`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			secret := getenv("TOLLGATE_CLIENT_SECRET")
+			if secret == "" {
+				line, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+				secret = strings.TrimRight(line, "\r\n")
+			}
+			if secret == "" {
+				return errors.New("no client secret: set TOLLGATE_CLIENT_SECRET or pass it on stdin")
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+			defer cancel()
+			httpClient := &http.Client{Timeout: 15 * time.Second}
+			ctx = context.WithValue(ctx, oauth2.HTTPClient, httpClient)
+			tokenURL, err := discoverTokenEndpoint(ctx, httpClient, issuer)
+			if err != nil {
+				return err
+			}
+			cfg := clientcredentials.Config{
+				ClientID:       clientID,
+				ClientSecret:   secret,
+				TokenURL:       tokenURL,
+				Scopes:         strings.Fields(scope),
+				EndpointParams: url.Values{"audience": audiences},
+			}
+			switch authMethod {
+			case "", "auto":
+			case "basic", "client_secret_basic":
+				cfg.AuthStyle = oauth2.AuthStyleInHeader
+			case "post", "client_secret_post":
+				cfg.AuthStyle = oauth2.AuthStyleInParams
+			default:
+				return fmt.Errorf("--auth-method %q: want basic or post", authMethod)
+			}
+			tok, err := cfg.Token(ctx)
+			if err != nil {
+				return err
+			}
+			if !verbose {
+				fmt.Fprintln(cmd.OutOrStdout(), tok.AccessToken)
+				return nil
+			}
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc.SetIndent("", "  ")
+			return enc.Encode(map[string]any{
+				"access_token": tok.AccessToken, "token_type": tok.TokenType,
+				"expires_in": tok.ExpiresIn, "scope": tok.Extra("scope"),
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&issuer, "issuer", "http://127.0.0.1:8080", "the server's issuer URL")
+	f.StringVar(&clientID, "client-id", "", "the client_id (required)")
+	f.StringArrayVar(&audiences, "audience", nil, "requested audience; repeatable")
+	f.StringVar(&scope, "scope", "", "space-delimited scopes")
+	f.StringVar(&authMethod, "auth-method", "auto", "basic, post, or auto (try basic, then post)")
+	f.BoolVarP(&verbose, "verbose", "v", false, "print the whole token response as JSON")
+	_ = cmd.MarkFlagRequired("client-id")
+	return cmd
+}
+
+// discoverTokenEndpoint reads token_endpoint from RFC 8414 metadata.
+func discoverTokenEndpoint(ctx context.Context, client *http.Client, issuer string) (string, error) {
+	metaURL := strings.TrimSuffix(issuer, "/") + "/.well-known/oauth-authorization-server"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metaURL, nil)
+	if err != nil {
+		return "", fmt.Errorf("--issuer: %w", err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("discovery: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("discovery: %s answered %s", metaURL, resp.Status)
+	}
+	var meta struct {
+		Issuer        string `json:"issuer"`
+		TokenEndpoint string `json:"token_endpoint"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(nil, resp.Body, 1<<20)).Decode(&meta); err != nil {
+		return "", fmt.Errorf("discovery: %w", err)
+	}
+	// RFC 8414 §3.3: the issuer in the metadata must be the one asked for.
+	if strings.TrimSuffix(meta.Issuer, "/") != strings.TrimSuffix(issuer, "/") {
+		return "", fmt.Errorf("discovery: metadata issuer %q is not %q", meta.Issuer, issuer)
+	}
+	if meta.TokenEndpoint == "" {
+		return "", errors.New("discovery: no token_endpoint in the metadata")
+	}
+	return meta.TokenEndpoint, nil
+}
