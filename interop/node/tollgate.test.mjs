@@ -67,8 +67,14 @@ test('a wrong secret is an OAuth error the client library understands', async ()
   const config = await client.discovery(
     new URL(issuer), 'gift-deliveries', undefined,
     client.ClientSecretPost('wrong'), insecure);
-  await assert.rejects(client.clientCredentialsGrant(config, { audience: 'https://api.worldmappers.example' }),
-    (err) => err.error === 'invalid_client' && err.status === 401);
+  // A 401 carries a WWW-Authenticate challenge (RFC 6749 §5.2), which
+  // openid-client surfaces as such; the body is still the OAuth error.
+  const err = await client.clientCredentialsGrant(config, { audience: 'https://api.worldmappers.example' })
+    .then(() => null, (e) => e);
+  assert.ok(err, 'a wrong secret must be refused');
+  assert.equal(err.status, 401);
+  const body = err.error ? { error: err.error } : await err.response.json();
+  assert.equal(body.error, 'invalid_client');
 });
 
 test('a token from elsewhere does not verify against tollgate\'s JWKS', async () => {
