@@ -1,0 +1,167 @@
+package tollgate.token_test
+
+import data.tollgate.token
+
+# The example configuration's facts, as the server passes them.
+
+world := {"id": "world-mappers", "audience": "https://api.worldmappers.example", "scopes": ["read:directions", "read:geocode"], "token_ttl": 1800}
+
+server1 := {"id": "Server1", "audience": "Server1", "scopes": ["read"], "token_ttl": 0}
+
+server2 := {"id": "Server2", "audience": "Server2", "scopes": ["read", "write"], "token_ttl": 0}
+
+gift := {
+	"id": "gift-deliveries", "name": "Gift Deliveries Service", "auth_method": "client_secret_post",
+	"access": {"world-mappers": ["read:directions"]}, "groups": [], "impersonate": "", "token_ttl": 0, "disabled": false,
+}
+
+client1 := {"id": "client1", "access": {}, "groups": [], "impersonate": "", "token_ttl": 0, "disabled": false}
+
+impersonator := {
+	"id": "Client1", "access": {"Server1": ["read"], "Server2": ["read", "write"]}, "groups": [],
+	"impersonate": "User1", "token_ttl": 0, "disabled": false,
+}
+
+user1 := {
+	"id": "User1", "impersonators": ["Client1"], "attributes": {}, "disabled": false,
+	"groups": [{"id": "Group1", "access": {"Server1": ["read"]}}, {"id": "Group2", "access": {"Server2": ["read"]}}],
+}
+
+request(aud, scopes) := {"grant_type": "client_credentials", "audience": aud, "scope": scopes, "auth_method": "client_secret_basic"}
+
+test_auth0_case_grants_world_mappers_with_its_scope if {
+	d := token.decision with input as {"client": gift, "request": request(["https://api.worldmappers.example"], []), "servers": {"world-mappers": world}}
+	d.allow
+	d.audience == ["https://api.worldmappers.example"]
+	d.scope == ["read:directions"]
+	d.subject == "gift-deliveries"
+	d.claims == {}
+	not d.ttl
+	count(d.reasons) > 0
+}
+
+test_audience_by_id_grants_the_audience_value if {
+	d := token.decision with input as {"client": gift, "request": request(["world-mappers"], ["read:directions"]), "servers": {"world-mappers": world}}
+	d.allow
+	d.audience == ["https://api.worldmappers.example"]
+}
+
+test_single_application_gets_a_token_for_itself if {
+	d := token.decision with input as {"client": client1, "request": request([], []), "servers": {}}
+	d.allow
+	d.audience == ["client1"]
+	d.scope == []
+	d.subject == "client1"
+}
+
+test_scopes_without_audience_are_invalid_scope if {
+	d := token.decision with input as {"client": client1, "request": request([], ["read"]), "servers": {}}
+	not d.allow
+	d.error == "invalid_scope"
+}
+
+test_unknown_audience_is_invalid_target if {
+	d := token.decision with input as {"client": gift, "request": request(["https://unknown.example"], []), "servers": {}}
+	not d.allow
+	d.error == "invalid_target"
+	d.reasons == ["audience \"https://unknown.example\" names no server"]
+}
+
+test_scope_not_granted_is_invalid_scope if {
+	d := token.decision with input as {"client": gift, "request": request(["world-mappers"], ["read:geocode"]), "servers": {"world-mappers": world}}
+	not d.allow
+	d.error == "invalid_scope"
+}
+
+test_unreachable_server_is_unauthorized_client if {
+	d := token.decision with input as {"client": client1, "request": request(["Server1"], []), "servers": {"Server1": server1}}
+	not d.allow
+	d.error == "unauthorized_client"
+	d.reasons == ["client client1 has no access to server Server1"]
+}
+
+test_error_precedence_lists_every_reason if {
+	d := token.decision with input as {
+		"client": client1,
+		"request": request(["Server1", "nowhere"], ["admin"]),
+		"servers": {"Server1": server1},
+	}
+	d.error == "invalid_target"
+	count(d.reasons) == 3
+}
+
+test_access_through_a_group if {
+	grouped := object.union(client1, {"groups": [{"id": "readers", "access": {"Server1": ["read"]}}]})
+	d := token.decision with input as {"client": grouped, "request": request(["Server1"], []), "servers": {"Server1": server1}}
+	d.allow
+	d.scope == ["read"]
+	d.reasons == ["client client1 reaches Server1 through group readers"]
+}
+
+test_impersonation_grants_server2_as_user1 if {
+	d := token.decision with input as {
+		"client": impersonator, "account": user1,
+		"request": request(["Server2"], []), "servers": {"Server2": server2},
+	}
+	d.allow
+	d.audience == ["Server2"]
+	d.scope == ["read"]
+	d.subject == "User1"
+}
+
+test_impersonation_denied_when_user1_leaves_group2 if {
+	d := token.decision with input as {
+		"client": impersonator, "account": object.union(user1, {"groups": [{"id": "Group1", "access": {"Server1": ["read"]}}]}),
+		"request": request(["Server2"], []), "servers": {"Server2": server2},
+	}
+	not d.allow
+	d.error == "unauthorized_client"
+	d.reasons == ["account User1 has no access to server Server2 (client Client1 acts as it)"]
+}
+
+test_impersonation_denied_when_account_does_not_list_client if {
+	d := token.decision with input as {
+		"client": impersonator, "account": object.union(user1, {"impersonators": []}),
+		"request": request(["Server2"], []), "servers": {"Server2": server2},
+	}
+	not d.allow
+	d.error == "unauthorized_client"
+}
+
+test_impersonation_denied_when_account_is_missing if {
+	d := token.decision with input as {"client": impersonator, "request": request(["Server2"], []), "servers": {"Server2": server2}}
+	not d.allow
+	d.error == "unauthorized_client"
+}
+
+test_impersonation_may_not_exceed_the_account if {
+	d := token.decision with input as {
+		"client": impersonator, "account": user1,
+		"request": request(["Server2"], ["write"]), "servers": {"Server2": server2},
+	}
+	not d.allow
+	d.error == "invalid_scope"
+}
+
+test_disabled_client_is_denied if {
+	d := token.decision with input as {"client": object.union(gift, {"disabled": true}), "request": request(["world-mappers"], []), "servers": {"world-mappers": world}}
+	not d.allow
+	d.error == "unauthorized_client"
+}
+
+test_client_token_ttl_is_passed_on if {
+	d := token.decision with input as {"client": object.union(client1, {"token_ttl": 900}), "request": request([], []), "servers": {}}
+	d.ttl == 900
+}
+
+test_deny_decision_grants_nothing if {
+	d := token.decision with input as {"client": client1, "request": request(["Server1"], []), "servers": {"Server1": server1}}
+	not d.audience
+	not d.scope
+	not d.subject
+}
+
+test_default_decision_denies_without_input if {
+	d := token.decision with input as {}
+	d.allow == false
+}
