@@ -294,4 +294,3 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
-
