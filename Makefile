@@ -31,7 +31,7 @@ policy-test:
 	$(OPA) check --strict policies/
 	$(OPA) test policies/ --coverage --threshold 90 --format json > /dev/null || \
 		{ $(OPA) test policies/ -v; exit 1; }
-	$(OPA) test policies/ -v
+	$(OPA) test policies/
 
 interop-deps:
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
