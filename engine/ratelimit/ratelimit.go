@@ -77,20 +77,25 @@ func (l *Limiter) Allow(clientID string, r *model.Rate, now time.Time) (ok bool,
 // remote address may make before it must wait, and how fast it earns
 // attempts back.
 type ThrottleConfig struct {
-	// Burst failures are allowed at once.
+	// Burst failures are allowed at once for one client id.
 	Burst int
-	// Every is the time to earn one failure back.
+	// Every is the time a client id takes to earn one failure back.
 	Every time.Duration
+	// AddrBurst and AddrEvery are the same for one remote address. They
+	// are looser, because many clients may share an address (a NAT, a
+	// node), and one of them failing must not lock the others out.
+	AddrBurst int
+	AddrEvery time.Duration
 	// MaxKeys bounds the number of ids and addresses tracked; past it, the
 	// oldest idle entries are dropped.
 	MaxKeys int
 }
 
-// DefaultThrottleConfig allows 10 failures in a burst, then one every 2
-// seconds, per client id and per address: a person mistyping is never
-// blocked, a guesser gets 30 tries a minute.
+// DefaultThrottleConfig allows a client id 10 failures in a burst, then
+// one every 2 seconds (a person mistyping is never blocked, a guesser gets
+// 30 tries a minute), and an address 100, then 5 a second.
 func DefaultThrottleConfig() ThrottleConfig {
-	return ThrottleConfig{Burst: 10, Every: 2 * time.Second, MaxKeys: 100_000}
+	return ThrottleConfig{Burst: 10, Every: 2 * time.Second, AddrBurst: 100, AddrEvery: 200 * time.Millisecond, MaxKeys: 100_000}
 }
 
 // Throttle slows down repeated failed client authentication, per client id
@@ -119,6 +124,12 @@ func NewThrottle(cfg ThrottleConfig) *Throttle {
 	if cfg.Every <= 0 {
 		cfg.Every = DefaultThrottleConfig().Every
 	}
+	if cfg.AddrBurst <= 0 {
+		cfg.AddrBurst = cfg.Burst * 10
+	}
+	if cfg.AddrEvery <= 0 {
+		cfg.AddrEvery = cfg.Every / 10
+	}
 	if cfg.MaxKeys <= 0 {
 		cfg.MaxKeys = DefaultThrottleConfig().MaxKeys
 	}
@@ -145,37 +156,51 @@ func addrKey(remoteAddr string) string {
 // address has failed too often, it reports blocked and how long to wait,
 // and the caller answers without checking the secret at all.
 func (t *Throttle) Check(clientID, remoteAddr string, now time.Time) (blocked bool, retryAfter time.Duration) {
-	for _, key := range []string{idKey(clientID), addrKey(remoteAddr)} {
-		s := &t.shards[shardOf(key)]
-		s.mu.Lock()
-		f := s.entries[key]
-		if f != nil && f.limiter.TokensAt(now) < 1 {
-			wait := time.Duration((1 - f.limiter.TokensAt(now)) * float64(t.cfg.Every))
-			s.mu.Unlock()
-			return true, max(wait, time.Second)
-		}
-		s.mu.Unlock()
+	if wait, blocked := t.check(idKey(clientID), t.cfg.Every, now); blocked {
+		return true, wait
 	}
-	return false, 0
+	return t.checkAddr(remoteAddr, now)
+}
+
+func (t *Throttle) checkAddr(remoteAddr string, now time.Time) (bool, time.Duration) {
+	wait, blocked := t.check(addrKey(remoteAddr), t.cfg.AddrEvery, now)
+	return blocked, wait
+}
+
+func (t *Throttle) check(key string, every time.Duration, now time.Time) (time.Duration, bool) {
+	s := &t.shards[shardOf(key)]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.entries[key]
+	if f == nil {
+		return 0, false
+	}
+	if tokens := f.limiter.TokensAt(now); tokens < 1 {
+		return max(time.Duration((1-tokens)*float64(every)), time.Second), true
+	}
+	return 0, false
 }
 
 // Failure records a failed authentication against the id and the address.
 func (t *Throttle) Failure(clientID, remoteAddr string, now time.Time) {
-	for _, key := range []string{idKey(clientID), addrKey(remoteAddr)} {
-		s := &t.shards[shardOf(key)]
-		s.mu.Lock()
-		f := s.entries[key]
-		if f == nil {
-			if len(s.entries) >= t.cfg.MaxKeys/shards {
-				s.pruneLocked(now, t.cfg)
-			}
-			f = &failures{limiter: rate.NewLimiter(rate.Every(t.cfg.Every), t.cfg.Burst)}
-			s.entries[key] = f
+	t.fail(idKey(clientID), t.cfg.Every, t.cfg.Burst, now)
+	t.fail(addrKey(remoteAddr), t.cfg.AddrEvery, t.cfg.AddrBurst, now)
+}
+
+func (t *Throttle) fail(key string, every time.Duration, burst int, now time.Time) {
+	s := &t.shards[shardOf(key)]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.entries[key]
+	if f == nil {
+		if len(s.entries) >= t.cfg.MaxKeys/shards {
+			s.pruneLocked(now, t.cfg)
 		}
-		f.limiter.AllowN(now, 1)
-		f.lastSeen = now
-		s.mu.Unlock()
+		f = &failures{limiter: rate.NewLimiter(rate.Every(every), burst)}
+		s.entries[key] = f
 	}
+	f.limiter.AllowN(now, 1)
+	f.lastSeen = now
 }
 
 // Success forgives the client id's failures: the right secret proves the
@@ -193,7 +218,7 @@ func (t *Throttle) Success(clientID, remoteAddr string) {
 // none has, it drops the least recently seen half, so memory stays bounded
 // even when an attacker cycles through ids and addresses.
 func (s *throttleShard) pruneLocked(now time.Time, cfg ThrottleConfig) {
-	full := time.Duration(cfg.Burst) * cfg.Every
+	full := max(time.Duration(cfg.Burst)*cfg.Every, time.Duration(cfg.AddrBurst)*cfg.AddrEvery)
 	for key, f := range s.entries {
 		if now.Sub(f.lastSeen) >= full {
 			delete(s.entries, key)

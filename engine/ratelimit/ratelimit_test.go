@@ -63,7 +63,7 @@ func TestLimiterRefillsAndTellsWhenToRetry(t *testing.T) {
 }
 
 func TestThrottleBlocksByClientAndByAddress(t *testing.T) {
-	cfg := ratelimit.ThrottleConfig{Burst: 3, Every: time.Second, MaxKeys: 1000}
+	cfg := ratelimit.ThrottleConfig{Burst: 3, Every: time.Second, AddrBurst: 4, AddrEvery: time.Second, MaxKeys: 1000}
 	th := ratelimit.NewThrottle(cfg)
 	for range 3 {
 		if blocked, _ := th.Check("victim", "10.0.0.1", t0); blocked {
@@ -75,8 +75,12 @@ func TestThrottleBlocksByClientAndByAddress(t *testing.T) {
 	if !blocked || retry < time.Second {
 		t.Errorf("same client id from another address: blocked %v retry %s; want blocked", blocked, retry)
 	}
-	if blocked, _ := th.Check("another-client", "10.0.0.1", t0); !blocked {
-		t.Error("same address with another client id should be blocked")
+	if blocked, _ := th.Check("another-client", "10.0.0.1", t0); blocked {
+		t.Error("the address allows more failures than one client id: another client from it is not blocked yet")
+	}
+	th.Failure("another-client", "10.0.0.1", t0)
+	if blocked, _ := th.Check("third-client", "10.0.0.1", t0); !blocked {
+		t.Error("an address past its burst should be blocked for every client id")
 	}
 	if blocked, _ := th.Check("another-client", "10.0.0.9", t0); blocked {
 		t.Error("an unrelated client from an unrelated address is blocked")
@@ -94,7 +98,7 @@ func TestThrottleBlocksByClientAndByAddress(t *testing.T) {
 }
 
 func TestThrottleGroupsIPv6By64(t *testing.T) {
-	th := ratelimit.NewThrottle(ratelimit.ThrottleConfig{Burst: 2, Every: time.Hour})
+	th := ratelimit.NewThrottle(ratelimit.ThrottleConfig{Burst: 2, Every: time.Hour, AddrBurst: 2, AddrEvery: time.Hour})
 	th.Failure("a", "2001:db8::1", t0)
 	th.Failure("b", "2001:db8::2", t0)
 	if blocked, _ := th.Check("c", "2001:db8::ffff", t0); !blocked {
