@@ -1,6 +1,8 @@
 package main
 
 import (
+	"time"
+
 	"github.com/spf13/cobra"
 
 	"github.com/tollgate-dev/tollgate/engine/serve"
@@ -31,6 +33,7 @@ serving. SIGTERM and SIGINT drain in-flight requests and exit 0.`,
 	f.StringVar(&cfg.ClientCA, "client-ca", "", "PEM CA bundle: request and verify TLS client certificates (mTLS)")
 	f.StringVar(&cfg.AuditLog, "audit-log", "", "append audit JSON lines to this file instead of stderr")
 	f.BoolVar(&cfg.Watch, "watch", true, "reload when a file under --config or --policies changes")
-	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long to drain in-flight requests on SIGTERM (default 10s)")
+	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to drain in-flight requests on SIGTERM")
+	f.DurationVar(&cfg.ShutdownDelay, "shutdown-delay", 0, "after SIGTERM, keep serving this long with /readyz failing before closing the listener")
 	return cmd
 }

@@ -40,6 +40,10 @@ type Config struct {
 	Watch bool
 	// ShutdownTimeout bounds the drain of in-flight requests.
 	ShutdownTimeout time.Duration
+	// ShutdownDelay keeps serving, with /readyz answering 503, this long
+	// after SIGTERM before the listener closes, so a load balancer sees
+	// the server leave before connections are refused.
+	ShutdownDelay time.Duration
 }
 
 // Timeouts of the HTTP server (SPEC §6): a slow or idle peer cannot hold
@@ -201,6 +205,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	case err = <-errc:
 	case <-ctx.Done():
 		s.ready.Store(false)
+		if s.cfg.ShutdownDelay > 0 {
+			s.log.Info("shutting down: not ready, still serving", "delay", s.cfg.ShutdownDelay)
+			time.Sleep(s.cfg.ShutdownDelay)
+		}
 		s.log.Info("shutting down: draining in-flight requests", "timeout", s.cfg.ShutdownTimeout)
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 		err = s.http.Shutdown(shutdownCtx)
