@@ -38,30 +38,31 @@ reaches(id) if {
 	account_reaches(id)
 }
 
-client_scopes(id) := {s | some s in input.client.access[id]} | {s |
+# A scope the client may get on a server: through its own access...
+client_may(id, s) if s in input.client.access[id]
+
+# ...or through a group.
+client_may(id, s) if {
 	some group in input.client.groups
-	some s in group.access[id]
+	s in group.access[id]
 }
 
-account_scopes(id) := {s |
+# When impersonating, the account must be allowed the scope too.
+account_may(_, _) if not impersonating
+
+account_may(id, s) if {
+	impersonating
 	some group in input.account.groups
-	some s in group.access[id]
+	s in group.access[id]
 }
-
-# The scopes access allows on a server: the client's, intersected with the
-# account's when impersonating.
-allowed(id) := client_scopes(id) if not impersonating
-
-allowed(id) := client_scopes(id) & account_scopes(id) if impersonating
-
-# What may be granted on a server: allowed by access and defined by the server.
-grantable(id) := allowed(id) & {s | some s in input.servers[id].scopes}
 
 # Everything grantable across the requested servers the client reaches.
 grantable_all contains s if {
 	some id in audience.requested_ids
 	reaches(id)
-	some s in grantable(id)
+	some s in input.servers[id].scopes
+	client_may(id, s)
+	account_may(id, s)
 }
 
 # Granted scopes: all grantable ones when none are requested...

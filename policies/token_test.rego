@@ -165,3 +165,37 @@ test_default_decision_denies_without_input if {
 	d := token.decision with input as {}
 	d.allow == false
 }
+
+# Every way to be denied, so the allow rule and the problem sets are checked
+# against each other: each denial must name its problem, never fall through
+# to the default decision.
+denials := {
+	"unknown audience": {"client": gift, "request": request(["https://unknown.example"], []), "servers": {}},
+	"scope not granted": {"client": gift, "request": request(["world-mappers"], ["read:geocode"]), "servers": {"world-mappers": world}},
+	"scopes without audience": {"client": client1, "request": request([], ["read"]), "servers": {}},
+	"unreachable server": {"client": client1, "request": request(["Server1"], []), "servers": {"Server1": server1}},
+	"disabled client": {"client": object.union(gift, {"disabled": true}), "request": request(["world-mappers"], []), "servers": {"world-mappers": world}},
+	"account missing": {"client": impersonator, "request": request(["Server2"], []), "servers": {"Server2": server2}},
+	"account does not list client": {
+		"client": impersonator, "account": object.union(user1, {"impersonators": []}),
+		"request": request(["Server2"], []), "servers": {"Server2": server2},
+	},
+	"account disabled": {
+		"client": impersonator, "account": object.union(user1, {"disabled": true}),
+		"request": request(["Server2"], []), "servers": {"Server2": server2},
+	},
+	"account cannot reach": {
+		"client": impersonator, "account": object.union(user1, {"groups": []}),
+		"request": request(["Server2"], []), "servers": {"Server2": server2},
+	},
+}
+
+test_every_denial_names_its_problem if {
+	every name, case in denials {
+		d := token.decision with input as case
+		d.allow == false
+		d.reasons != ["the policy reached no decision"]
+		count(d.reasons) > 0
+		name != ""
+	}
+}

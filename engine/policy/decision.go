@@ -2,13 +2,14 @@ package policy
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown"
 )
 
 // Error codes a policy may deny with (SPEC §4).
@@ -51,55 +52,104 @@ func (e *MalformedError) Error() string { return "policy: malformed decision: " 
 // Decide evaluates the decision for input. Any failure, an undefined
 // decision or a malformed one is an error: the caller denies (fail closed).
 func (p *Policy) Decide(ctx context.Context, input ast.Value) (*Decision, error) {
-	rs, err := p.query.Eval(ctx, rego.EvalParsedInput(input))
+	opts := []rego.EvalOption{
+		rego.EvalParsedInput(input),
+		// The decision is read straight from the AST: converting it to Go
+		// maps first would cost as much as a small rule.
+		rego.EvalGenerateJSON(rawTerm),
+		rego.EvalMetrics(noMetrics),
+	}
+	// OPA watches ctx with a goroutine per evaluation; a context that can
+	// never end needs no watching, and one that can is watched by a
+	// callback registered on it instead.
+	if ctx.Done() != nil {
+		cancel := topdown.NewCancel()
+		stop := context.AfterFunc(ctx, cancel.Cancel)
+		defer stop()
+		opts = append(opts, rego.EvalExternalCancel(cancel))
+	} else {
+		opts = append(opts, rego.EvalExternalCancel(neverCancel))
+	}
+	rs, err := p.query.Eval(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("policy: evaluation failed: %w", err)
 	}
 	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
 		return nil, ErrUndefined
 	}
-	return parseDecision(rs[0].Expressions[0].Value)
+	term, ok := rs[0].Expressions[0].Value.(*ast.Term)
+	if !ok {
+		return nil, fmt.Errorf("policy: unexpected result %T", rs[0].Expressions[0].Value)
+	}
+	return parseDecision(term.Value)
 }
 
-func parseDecision(raw any) (*Decision, error) {
-	doc, ok := raw.(map[string]any)
+var (
+	noMetrics   = metrics.NoOp()
+	neverCancel = topdown.NewCancel()
+)
+
+func rawTerm(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }
+
+var (
+	keyAllow            = ast.String("allow")
+	keyAudience         = ast.String("audience")
+	keyScope            = ast.String("scope")
+	keyReasons          = ast.String("reasons")
+	keySubject          = ast.String("subject")
+	keyError            = ast.String("error")
+	keyErrorDescription = ast.String("error_description")
+	keyClaims           = ast.String("claims")
+	keyTTL              = ast.String("ttl")
+)
+
+func parseDecision(raw ast.Value) (*Decision, error) {
+	doc, ok := raw.(ast.Object)
 	if !ok {
-		return nil, &MalformedError{fmt.Sprintf("decision is %T, want an object", raw)}
+		return nil, &MalformedError{fmt.Sprintf("decision is %s, want an object", ast.ValueName(raw))}
 	}
 	d := &Decision{}
-	for key, value := range doc {
+	allowSeen := false
+	err := doc.Iter(func(k, v *ast.Term) error {
+		key, ok := k.Value.(ast.String)
+		if !ok {
+			return nil
+		}
 		var err error
 		switch key {
-		case "allow":
-			d.Allow, ok = value.(bool)
+		case keyAllow:
+			allowSeen = true
+			b, ok := v.Value.(ast.Boolean)
 			if !ok {
-				err = fmt.Errorf("allow is %T, want a boolean", value)
+				return fmt.Errorf("allow is %s, want a boolean", ast.ValueName(v.Value))
 			}
-		case "audience":
-			d.Audience, err = stringsOf(key, value)
-		case "scope":
-			d.Scope, err = stringsOf(key, value)
-		case "reasons":
-			d.Reasons, err = stringsOf(key, value)
-		case "subject":
-			d.Subject, err = stringOf(key, value)
-		case "error":
-			d.Error, err = stringOf(key, value)
-		case "error_description":
-			d.ErrorDescription, err = stringOf(key, value)
-		case "claims":
-			d.Claims, err = claimsOf(value)
-		case "ttl":
-			d.TTL, err = ttlOf(value)
+			d.Allow = bool(b)
+		case keyAudience:
+			d.Audience, err = stringsOf(string(key), v.Value)
+		case keyScope:
+			d.Scope, err = stringsOf(string(key), v.Value)
+		case keyReasons:
+			d.Reasons, err = stringsOf(string(key), v.Value)
+		case keySubject:
+			d.Subject, err = stringOf(string(key), v.Value)
+		case keyError:
+			d.Error, err = stringOf(string(key), v.Value)
+		case keyErrorDescription:
+			d.ErrorDescription, err = stringOf(string(key), v.Value)
+		case keyClaims:
+			d.Claims, err = claimsOf(v.Value)
+		case keyTTL:
+			d.TTL, err = ttlOf(v.Value)
 		default:
 			// Unknown fields are ignored so policies can carry their own
 			// annotations; they never reach a token.
 		}
-		if err != nil {
-			return nil, &MalformedError{err.Error()}
-		}
+		return err
+	})
+	if err != nil {
+		return nil, &MalformedError{err.Error()}
 	}
-	if _, present := doc["allow"]; !present {
+	if !allowSeen {
 		return nil, &MalformedError{"allow is missing"}
 	}
 	if d.Reasons == nil {
@@ -124,65 +174,59 @@ func parseDecision(raw any) (*Decision, error) {
 	return d, nil
 }
 
-func stringOf(key string, v any) (string, error) {
-	s, ok := v.(string)
+func stringOf(key string, v ast.Value) (string, error) {
+	s, ok := v.(ast.String)
 	if !ok {
-		return "", fmt.Errorf("%s is %T, want a string", key, v)
+		return "", fmt.Errorf("%s is %s, want a string", key, ast.ValueName(v))
 	}
-	return s, nil
+	return string(s), nil
 }
 
-func stringsOf(key string, v any) ([]string, error) {
-	items, ok := v.([]any)
+func stringsOf(key string, v ast.Value) ([]string, error) {
+	items, ok := v.(*ast.Array)
 	if !ok {
-		return nil, fmt.Errorf("%s is %T, want an array of strings", key, v)
+		return nil, fmt.Errorf("%s is %s, want an array of strings", key, ast.ValueName(v))
 	}
-	out := make([]string, len(items))
-	for i, item := range items {
-		s, ok := item.(string)
+	out := make([]string, items.Len())
+	for i := range out {
+		s, ok := items.Elem(i).Value.(ast.String)
 		if !ok || s == "" {
-			return nil, fmt.Errorf("%s[%d] is %v, want a non-empty string", key, i, item)
+			return nil, fmt.Errorf("%s[%d] is %v, want a non-empty string", key, i, items.Elem(i))
 		}
-		out[i] = s
+		out[i] = string(s)
 	}
 	return out, nil
 }
 
-func claimsOf(v any) (map[string]any, error) {
-	claims, ok := v.(map[string]any)
+func claimsOf(v ast.Value) (map[string]any, error) {
+	obj, ok := v.(ast.Object)
 	if !ok {
-		return nil, fmt.Errorf("claims is %T, want an object", v)
+		return nil, fmt.Errorf("claims is %s, want an object", ast.ValueName(v))
 	}
+	if obj.Len() == 0 {
+		return nil, nil
+	}
+	raw, err := ast.JSON(obj)
+	if err != nil {
+		return nil, fmt.Errorf("claims: %w", err)
+	}
+	claims := raw.(map[string]any)
 	for name := range claims {
 		if ReservedClaims[name] {
 			return nil, fmt.Errorf("claims may not set the reserved claim %q", name)
 		}
 	}
-	if len(claims) == 0 {
-		return nil, nil
-	}
 	return claims, nil
 }
 
-func ttlOf(v any) (int64, error) {
-	var f float64
-	switch n := v.(type) {
-	case json.Number:
-		var err error
-		if f, err = n.Float64(); err != nil {
-			return 0, fmt.Errorf("ttl %v is not a number", n)
-		}
-	case float64:
-		f = n
-	case int64:
-		f = float64(n)
-	case int:
-		f = float64(n)
-	default:
-		return 0, fmt.Errorf("ttl is %T, want a number of seconds", v)
+func ttlOf(v ast.Value) (int64, error) {
+	n, ok := v.(ast.Number)
+	if !ok {
+		return 0, fmt.Errorf("ttl is %s, want a number of seconds", ast.ValueName(v))
 	}
-	if f < 0 || math.IsNaN(f) || math.IsInf(f, 0) || f != math.Trunc(f) {
-		return 0, fmt.Errorf("ttl %v is not a whole, non-negative number of seconds", v)
+	f, ok := n.Float64()
+	if !ok || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) || f != math.Trunc(f) || f > math.MaxInt64/2 {
+		return 0, fmt.Errorf("ttl %v is not a whole, non-negative number of seconds", n)
 	}
 	return int64(f), nil
 }
