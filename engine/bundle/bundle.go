@@ -1,0 +1,614 @@
+// Package bundle writes and reads tollgate bundles: one .tar.gz file that
+// carries a whole configuration (HCL declarations, Rego policies, optional
+// data) from the repository that reviewed it to the servers that run it.
+//
+// A tollgate bundle is a valid OPA bundle, so the stock opa tools work on
+// it (`opa inspect bundles/tollgate.tar.gz`, `opa eval -b ...`):
+//
+//	/.manifest              {"revision": "sha256:...", "roots": ["tollgate"], "rego_version": 1}
+//	/data.json              the optional data, {} when there is none
+//	/policies/<name>.rego   the policies (never *_test.rego)
+//	/config/<name>.hcl      the declarations
+//
+// OPA's bundle reader (Reader.Read in opa/v1/bundle) keeps only the files it
+// knows (*.rego, data.json/yaml, .manifest, policy.wasm, plan.json) and skips
+// every other one without complaint, so the HCL files travel in the same
+// tarball under config/ and OPA ignores them. OPA's Writer, on the other
+// hand, only writes what its Bundle struct holds, so Write lets OPA's Writer
+// produce the OPA part and copies it, with the HCL files added, into the
+// final tarball with archive/tar. Reading is the mirror image: one pass with
+// archive/tar checks every entry of the untrusted file (names, types, sizes)
+// and keeps the HCL files; the OPA part is then handed, already in memory,
+// to OPA's own bundle reader, which parses the policies and data and
+// enforces the manifest's roots, exactly as `opa` would.
+package bundle
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	opabundle "github.com/open-policy-agent/opa/v1/bundle"
+	"github.com/open-policy-agent/opa/v1/loader/filter"
+	"github.com/open-policy-agent/opa/v1/util"
+
+	"github.com/tollgate-dev/tollgate/engine/authz"
+	"github.com/tollgate-dev/tollgate/engine/policy"
+)
+
+// Limits on what Read accepts. A bundle is untrusted input: it may come from
+// a CI artifact store or a shared volume, so its size, its file count and
+// every file's size are bounded before anything is parsed (a gzip bomb
+// stops at MaxTotalBytes of output).
+const (
+	// MaxBundleBytes bounds the .tar.gz file itself.
+	MaxBundleBytes = 32 << 20
+	// MaxFileBytes bounds each file in the bundle, uncompressed.
+	MaxFileBytes = 4 << 20
+	// MaxTotalBytes bounds all files of the bundle together, uncompressed.
+	MaxTotalBytes = 64 << 20
+	// MaxEntries bounds the number of tar entries, folders included.
+	MaxEntries = 4096
+)
+
+// Names of things inside a bundle.
+const (
+	configDir    = "config"    // the HCL declarations, flat: config/<name>.hcl
+	policiesDir  = "policies"  // the Rego policies, flat: policies/<name>.rego
+	dataFile     = "data.json" // the optional data, at the root of data
+	manifestFile = ".manifest" // OPA's manifest: revision, roots, Rego version
+	// root is the package root of tollgate's own policies
+	// (data.tollgate.token.decision), always among the manifest's roots.
+	root = "tollgate"
+)
+
+// modTime is every entry's modification time: a fixed instant, so that
+// the same inputs give a byte-identical file.
+var modTime = time.Date(2000, time.January, 1, 0, 0, 0, 0, time.UTC)
+
+// ErrUnsafePath is returned for an entry whose name could point outside
+// the bundle or be read two ways: "..", ".", an empty segment, a second
+// leading slash, a backslash or a control character.
+var ErrUnsafePath = errors.New("unsafe path")
+
+// ErrTooLarge is returned when the bundle, one of its files, or all of its
+// files together exceed the limits above.
+var ErrTooLarge = errors.New("too large")
+
+// Bundle is a bundle as read: the configuration it carries, ready for
+// authz.Load, and the manifest's revision.
+type Bundle struct {
+	// Sources has ConfigFiles, PolicyFiles and Data filled, keyed by the
+	// names inside the bundle (config/clients.hcl, policies/token.rego), so
+	// problems read as config/clients.hcl:12:3. Its folders are empty.
+	Sources authz.Sources
+	// Revision is the manifest's revision; tollgate writes
+	// "sha256:" and the hex digest of the contents.
+	Revision string
+	// Roots are the manifest's roots.
+	Roots []string
+}
+
+// Read reads the bundle file at path. The file is read whole, once (a
+// bundle renamed over it meanwhile is seen next time, never half of each),
+// and checked as untrusted input before OPA's reader parses any of it:
+// see the limits above and cleanName.
+func Read(path string) (*Bundle, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, MaxBundleBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", path, err)
+	}
+	b, err := parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", path, err)
+	}
+	return b, nil
+}
+
+// entry is one regular file of a bundle, by its clean name (no leading
+// slash).
+type entry struct {
+	name string
+	body []byte
+}
+
+// Parse reads a bundle from the bytes of a .tar.gz file, with the checks
+// and limits of Read.
+func Parse(archive []byte) (*Bundle, error) {
+	b, err := parse(archive)
+	if err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	return b, nil
+}
+
+func parse(archive []byte) (*Bundle, error) {
+	if len(archive) > MaxBundleBytes {
+		return nil, fmt.Errorf("%w: over %d bytes", ErrTooLarge, MaxBundleBytes)
+	}
+	entries, err := untar(bytes.NewReader(archive))
+	if err != nil {
+		return nil, err
+	}
+	config := map[string][]byte{}
+	var forOPA []entry
+	for _, e := range entries {
+		switch kind(e.name) {
+		case kindConfig:
+			config[e.name] = e.body
+		case kindTest:
+			// Tests are never served (SPEC §2: *_test.rego ignored), so
+			// they are not compiled from a bundle either.
+		case kindOPA:
+			forOPA = append(forOPA, e)
+		default:
+			return nil, fmt.Errorf("unexpected file %q: a tollgate bundle holds %s/*.hcl, *.rego, %s and %s only", e.name, configDir, dataFile, manifestFile)
+		}
+	}
+	if len(config) == 0 {
+		return nil, fmt.Errorf("no %s/*.hcl files: not a tollgate bundle", configDir)
+	}
+
+	ob, err := opabundle.NewCustomReader(&memoryLoader{entries: forOPA}).
+		WithRegoVersion(ast.RegoV1).
+		WithLazyLoadingMode(false).
+		WithSizeLimitBytes(MaxFileBytes).
+		Read()
+	if err != nil {
+		return nil, err
+	}
+	policies := make(map[string][]byte, len(ob.Modules))
+	for _, m := range ob.Modules {
+		policies[strings.TrimPrefix(m.Path, "/")] = m.Raw
+	}
+	if len(policies) == 0 {
+		return nil, errors.New("no .rego policies")
+	}
+	var data map[string]any
+	if len(ob.Data) > 0 {
+		data = ob.Data
+	}
+	b := &Bundle{
+		Sources:  authz.Sources{ConfigFiles: config, PolicyFiles: policies, Data: data},
+		Revision: ob.Manifest.Revision,
+	}
+	if ob.Manifest.Roots != nil {
+		b.Roots = append([]string(nil), *ob.Manifest.Roots...)
+	}
+	return b, nil
+}
+
+// untar reads every regular file of a .tar.gz stream, checking names,
+// types, sizes and duplicates as it goes.
+func untar(r io.Reader) ([]entry, error) {
+	gz, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, fmt.Errorf("not a .tar.gz file: %w", err)
+	}
+	tr := tar.NewReader(gz)
+	var (
+		entries []entry
+		seen    = map[string]bool{}
+		total   int64
+	)
+	for n := 0; ; n++ {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading the archive: %w", err)
+		}
+		if n >= MaxEntries {
+			return nil, fmt.Errorf("%w: more than %d entries", ErrTooLarge, MaxEntries)
+		}
+		name, err := cleanName(hdr.Name, hdr.Typeflag == tar.TypeDir)
+		if err != nil {
+			return nil, err
+		}
+		switch hdr.Typeflag {
+		case tar.TypeDir:
+			continue
+		case tar.TypeReg:
+		default:
+			return nil, fmt.Errorf("%q: unsupported entry type %q: only regular files and folders", name, hdr.Typeflag)
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("%q: the archive holds it twice", name)
+		}
+		seen[name] = true
+		if hdr.Size > MaxFileBytes {
+			return nil, fmt.Errorf("%q: %w: %d bytes, over %d", name, ErrTooLarge, hdr.Size, MaxFileBytes)
+		}
+		body, err := io.ReadAll(io.LimitReader(tr, MaxFileBytes+1))
+		if err != nil {
+			return nil, fmt.Errorf("%q: %w", name, err)
+		}
+		if len(body) > MaxFileBytes {
+			return nil, fmt.Errorf("%q: %w: over %d bytes", name, ErrTooLarge, MaxFileBytes)
+		}
+		if total += int64(len(body)); total > MaxTotalBytes {
+			return nil, fmt.Errorf("%w: files over %d bytes in all", ErrTooLarge, MaxTotalBytes)
+		}
+		entries = append(entries, entry{name: name, body: body})
+	}
+	return entries, nil
+}
+
+// cleanName returns the name of an entry relative to the bundle's root.
+// OPA writes every name with one leading slash ("/data.json", as `opa build`
+// does), meaning the bundle's root, not the file system's: that one slash
+// is accepted and dropped. Nothing is ever extracted to disk, but a name
+// that is not already clean (two leading slashes, "..", ".", "a//b", a
+// backslash) could still escape a folder in a tool that extracts it, or
+// let one file hide behind another's name, so it is refused, as are
+// control characters that would forge lines in logs.
+func cleanName(raw string, dir bool) (string, error) {
+	name := strings.TrimPrefix(raw, "/")
+	if dir {
+		name = strings.TrimSuffix(name, "/")
+	}
+	bad := name == "" || !utf8.ValidString(name) || strings.ContainsRune(name, '\\') ||
+		strings.IndexFunc(name, unicode.IsControl) >= 0
+	for _, seg := range strings.Split(name, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			bad = true
+		}
+	}
+	if bad {
+		return "", fmt.Errorf("%q: %w", raw, ErrUnsafePath)
+	}
+	return name, nil
+}
+
+type fileKind int
+
+const (
+	kindOther  fileKind = iota
+	kindConfig          // config/<name>.hcl
+	kindOPA             // for OPA's reader: *.rego, data.json, .manifest
+	kindTest            // *_test.rego
+)
+
+func kind(name string) fileKind {
+	dir, base := path.Split(name)
+	switch {
+	case dir == configDir+"/" && strings.HasSuffix(base, ".hcl"):
+		return kindConfig
+	case strings.HasSuffix(base, "_test.rego"):
+		return kindTest
+	case strings.HasSuffix(base, ".rego"), base == dataFile, name == manifestFile:
+		return kindOPA
+	}
+	return kindOther
+}
+
+// memoryLoader hands OPA's bundle reader the entries untar already read
+// and checked, so the archive is decompressed once and OPA sees exactly
+// the names tollgate checked, each with the leading slash OPA writes.
+type memoryLoader struct {
+	entries []entry
+	next    int
+}
+
+func (l *memoryLoader) NextFile() (*opabundle.Descriptor, error) {
+	if l.next >= len(l.entries) {
+		return nil, io.EOF
+	}
+	e := l.entries[l.next]
+	l.next++
+	name := "/" + e.name
+	return opabundle.NewDescriptor(name, name, bytes.NewBuffer(e.body)), nil
+}
+
+// WithFilter, WithPathFormat, WithSizeLimitBytes and WithFollowSymlinks
+// complete opabundle.DirectoryLoader; untar already applied tollgate's
+// limits, and there are no links to follow.
+func (l *memoryLoader) WithFilter(filter.LoaderFilter) opabundle.DirectoryLoader { return l }
+
+func (l *memoryLoader) WithPathFormat(opabundle.PathFormat) opabundle.DirectoryLoader { return l }
+
+func (l *memoryLoader) WithSizeLimitBytes(int64) opabundle.DirectoryLoader { return l }
+
+func (l *memoryLoader) WithFollowSymlinks(bool) opabundle.DirectoryLoader { return l }
+
+// Write writes src (its ConfigFiles, PolicyFiles and Data) to w as a
+// bundle and returns its revision. Files are stored by their base names
+// under config/ and policies/; *_test.rego files are left out. The output
+// depends only on the contents: names are sorted, times and owners fixed,
+// and the revision is the SHA-256 of the names and contents, so the same
+// inputs give a byte-identical bundle (with the same Go toolchain's gzip)
+// and always the same revision. The written bundle is read back with Parse
+// before it is returned, so Write never produces a bundle Read refuses.
+func Write(w io.Writer, src authz.Sources) (revision string, err error) {
+	files, err := namedFiles(src)
+	if err != nil {
+		return "", err
+	}
+	data := src.Data
+	if data == nil {
+		data = map[string]any{}
+	}
+	canonicalData, err := json.Marshal(data)
+	if err != nil {
+		return "", fmt.Errorf("bundle: data: %w", err)
+	}
+	revision = revisionOf(files, canonicalData)
+
+	roots, modules, err := rootsAndModules(files, data)
+	if err != nil {
+		return "", err
+	}
+	manifest := opabundle.Manifest{Revision: revision, Roots: &roots}
+	manifest.SetRegoVersion(ast.RegoV1)
+	var opaPart bytes.Buffer
+	// DisableFormat: the policies go out byte for byte as reviewed, so
+	// positions in problems match the files in git.
+	if err := opabundle.NewWriter(&opaPart).UseModulePath(true).DisableFormat(true).
+		Write(opabundle.Bundle{Manifest: manifest, Data: data, Modules: modules}); err != nil {
+		return "", fmt.Errorf("bundle: %w", err)
+	}
+	entries, err := untar(&opaPart)
+	if err != nil {
+		return "", fmt.Errorf("bundle: re-reading OPA's output: %w", err)
+	}
+	for name, body := range files {
+		if strings.HasPrefix(name, configDir+"/") {
+			entries = append(entries, entry{name: name, body: body})
+		}
+	}
+
+	var out bytes.Buffer
+	if err := writeTarGz(&out, entries); err != nil {
+		return "", fmt.Errorf("bundle: %w", err)
+	}
+	if _, err := parse(out.Bytes()); err != nil {
+		return "", fmt.Errorf("bundle: the bundle would not read back: %w", err)
+	}
+	if _, err := w.Write(out.Bytes()); err != nil {
+		return "", fmt.Errorf("bundle: %w", err)
+	}
+	return revision, nil
+}
+
+// namedFiles maps the sources' files to their names in the bundle.
+func namedFiles(src authz.Sources) (map[string][]byte, error) {
+	if len(src.ConfigFiles) == 0 {
+		return nil, errors.New("bundle: no HCL declarations to write")
+	}
+	if len(src.PolicyFiles) == 0 {
+		return nil, errors.New("bundle: no Rego policies to write")
+	}
+	files := map[string][]byte{}
+	from := map[string]string{}
+	add := func(dir, file string, body []byte) error {
+		name := dir + "/" + filepath.Base(file)
+		if other, ok := from[name]; ok {
+			return fmt.Errorf("bundle: %s and %s would both be %s", other, file, name)
+		}
+		from[name] = file
+		files[name] = body
+		return nil
+	}
+	for _, file := range sortedKeys(src.ConfigFiles) {
+		if err := add(configDir, file, src.ConfigFiles[file]); err != nil {
+			return nil, err
+		}
+	}
+	for _, file := range sortedKeys(src.PolicyFiles) {
+		if strings.HasSuffix(file, "_test.rego") {
+			continue
+		}
+		if err := add(policiesDir, file, src.PolicyFiles[file]); err != nil {
+			return nil, err
+		}
+	}
+	return files, nil
+}
+
+// revisionOf is "sha256:" and the hex SHA-256 of every file's name, size
+// and content, in name order, then the data as canonical JSON (sorted
+// keys).
+func revisionOf(files map[string][]byte, canonicalData []byte) string {
+	h := sha256.New()
+	for _, name := range sortedKeys(files) {
+		body := files[name]
+		h.Write([]byte(name + "\x00" + strconv.Itoa(len(body)) + "\x00"))
+		h.Write(body)
+	}
+	h.Write([]byte(dataFile + "\x00" + strconv.Itoa(len(canonicalData)) + "\x00"))
+	h.Write(canonicalData)
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// rootsAndModules parses the policies for OPA's writer and derives the
+// manifest's roots: tollgate, plus the first segment of any other package
+// and any other top-level data key, so OPA accepts every policy and datum
+// the bundle holds while tollgate's own stay under data.tollgate.
+func rootsAndModules(files map[string][]byte, data map[string]any) ([]string, []opabundle.ModuleFile, error) {
+	rootSet := map[string]bool{root: true}
+	for key := range data {
+		rootSet[key] = true
+	}
+	var modules []opabundle.ModuleFile
+	for _, name := range sortedKeys(files) {
+		if !strings.HasPrefix(name, policiesDir+"/") {
+			continue
+		}
+		m, err := ast.ParseModuleWithOpts(name, string(files[name]), ast.ParserOptions{RegoVersion: ast.RegoV1})
+		if err != nil {
+			return nil, nil, fmt.Errorf("bundle: %w", err)
+		}
+		if len(m.Package.Path) > 1 {
+			if first, ok := m.Package.Path[1].Value.(ast.String); ok {
+				rootSet[string(first)] = true
+			}
+		}
+		modules = append(modules, opabundle.ModuleFile{URL: "/" + name, Path: "/" + name, Raw: files[name], Parsed: m})
+	}
+	return sortedKeys(rootSet), modules, nil
+}
+
+// writeTarGz writes entries sorted by name with fixed metadata, each with
+// the leading slash OPA uses.
+func writeTarGz(w io.Writer, entries []entry) error {
+	sort.Slice(entries, func(i, j int) bool { return entries[i].name < entries[j].name })
+	gz, err := gzip.NewWriterLevel(w, gzip.BestCompression)
+	if err != nil {
+		return err
+	}
+	tw := tar.NewWriter(gz)
+	for _, e := range entries {
+		hdr := &tar.Header{
+			Typeflag: tar.TypeReg,
+			Name:     "/" + e.name,
+			Mode:     0o644,
+			Size:     int64(len(e.body)),
+			ModTime:  modTime,
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if _, err := tw.Write(e.body); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	return gz.Close()
+}
+
+// WriteFile writes the bundle to path atomically: to a temporary file in
+// the same folder, then renamed over path, so a server watching path never
+// reads half a bundle. The folder is created if missing.
+func WriteFile(path string, src authz.Sources) (revision string, err error) {
+	var buf bytes.Buffer
+	if revision, err = Write(&buf, src); err != nil {
+		return "", err
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("bundle: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return "", fmt.Errorf("bundle: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	if _, err := tmp.Write(buf.Bytes()); err != nil {
+		_ = tmp.Close()
+		return "", fmt.Errorf("bundle: %w", err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		_ = tmp.Close()
+		return "", fmt.Errorf("bundle: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		_ = tmp.Close()
+		return "", fmt.Errorf("bundle: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return "", fmt.Errorf("bundle: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return "", fmt.Errorf("bundle: %w", err)
+	}
+	return revision, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// ReadDirs reads what `tollgate bundle build` packs: every *.hcl file of
+// configFolder and every policy of policiesFolder, chosen exactly as `serve`
+// and `check` choose them (top-level files only; *_test.rego skipped), and
+// the optional JSON object in dataPath. Files are keyed by their paths on
+// disk, so checking the result with authz.Check names the files to fix;
+// Write then stores the very bytes that were checked.
+func ReadDirs(configFolder, policiesFolder, dataPath string) (authz.Sources, error) {
+	config, err := readHCLDir(configFolder)
+	if err != nil {
+		return authz.Sources{}, err
+	}
+	policies, err := policy.ReadDir(policiesFolder)
+	if err != nil {
+		return authz.Sources{}, err
+	}
+	src := authz.Sources{ConfigDir: configFolder, PoliciesDir: policiesFolder, ConfigFiles: config, PolicyFiles: policies}
+	if dataPath != "" {
+		if src.Data, err = readData(dataPath); err != nil {
+			return authz.Sources{}, err
+		}
+	}
+	return src, nil
+}
+
+// readHCLDir reads the *.hcl files of dir as authz does for --config.
+func readHCLDir(dir string) (map[string][]byte, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	files := map[string][]byte{}
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".hcl") {
+			continue
+		}
+		file := filepath.Join(dir, e.Name())
+		body, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		files[file] = body
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("config: no .hcl files in %s", dir)
+	}
+	return files, nil
+}
+
+// readData reads a JSON object for data.json. Numbers stay json.Number,
+// as OPA's reader gives them back, so a value survives the round trip
+// exactly.
+func readData(file string) (map[string]any, error) {
+	body, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("data: %w", err)
+	}
+	var data map[string]any
+	if err := util.UnmarshalJSON(body, &data); err != nil {
+		return nil, fmt.Errorf("data: %s: must be a JSON object: %w", file, err)
+	}
+	if data == nil {
+		return nil, fmt.Errorf("data: %s: must be a JSON object, not null", file)
+	}
+	return data, nil
+}

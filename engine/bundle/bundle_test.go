@@ -1,0 +1,442 @@
+package bundle_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"maps"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tollgate-dev/tollgate/engine/authz"
+	"github.com/tollgate-dev/tollgate/engine/bundle"
+)
+
+// repoRoot finds the module root, so tests pack the real config/ and
+// policies/ that `make bundle` packs.
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found")
+		}
+		dir = parent
+	}
+}
+
+// byBase keys files by their base names under dir, as a bundle names them.
+func byBase(dir string, files map[string][]byte) map[string][]byte {
+	out := map[string][]byte{}
+	for name, body := range files {
+		out[dir+"/"+filepath.Base(name)] = body
+	}
+	return out
+}
+
+func writeTemp(t *testing.T, name, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestBuildReadsBackWhatTheFoldersHold: a bundle built from folders reads
+// back as the same files, named config/... and policies/..., with the same
+// data, and it loads into a snapshot just as the folders do.
+func TestBuildReadsBackWhatTheFoldersHold(t *testing.T) {
+	root := repoRoot(t)
+	extraPolicies := t.TempDir()
+	for name, body := range map[string]string{
+		"token.rego":      "package tollgate.token\n\nimport data.lib.allowed\n\ndecision := {\"allow\": false, \"reasons\": [data.extra.why, sprintf(\"%v\", [allowed])]}\n",
+		"lib.rego":        "package lib\n\nallowed := data.tollgate.limits.max > 1\n",
+		"lib_test.rego":   "package lib_test\n\ntest_nothing if true\n",
+		"notes.txt":       "not a policy",
+		"README.markdown": "not a policy either",
+	} {
+		if err := os.WriteFile(filepath.Join(extraPolicies, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name      string
+		config    string
+		policies  string
+		data      string
+		wantRoots []string
+	}{
+		{name: "the repository's config and policies", config: filepath.Join(root, "config"), policies: filepath.Join(root, "policies"),
+			wantRoots: []string{"tollgate"}},
+		{name: "test fixtures", config: filepath.Join(root, "testdata/hcl/good"), policies: filepath.Join(root, "testdata/policies/allow-all"),
+			wantRoots: []string{"tollgate"}},
+		{name: "data and a library package outside tollgate", config: filepath.Join(root, "config"), policies: extraPolicies,
+			data:      writeTemp(t, "data.json", `{"tollgate": {"limits": {"max": 12345678901234567890}}, "extra": {"why": "because"}}`),
+			wantRoots: []string{"extra", "lib", "tollgate"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src, err := bundle.ReadDirs(tt.config, tt.policies, tt.data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := authz.Check(context.Background(), src); err != nil {
+				t.Fatalf("the folders do not check: %v", err)
+			}
+			out := filepath.Join(t.TempDir(), "sub", "tollgate.tar.gz")
+			revision, err := bundle.WriteFile(out, src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := bundle.Read(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.Revision != revision || !strings.HasPrefix(revision, "sha256:") || len(revision) != len("sha256:")+64 {
+				t.Errorf("revision %q, manifest says %q", revision, b.Revision)
+			}
+			if !slices.Equal(b.Roots, tt.wantRoots) {
+				t.Errorf("roots %v, want %v", b.Roots, tt.wantRoots)
+			}
+			if want := byBase("config", src.ConfigFiles); !maps.EqualFunc(b.Sources.ConfigFiles, want, bytes.Equal) {
+				t.Errorf("config files %v, want %v", slices.Sorted(maps.Keys(b.Sources.ConfigFiles)), slices.Sorted(maps.Keys(want)))
+			}
+			if want := byBase("policies", src.PolicyFiles); !maps.EqualFunc(b.Sources.PolicyFiles, want, bytes.Equal) {
+				t.Errorf("policy files %v, want %v", slices.Sorted(maps.Keys(b.Sources.PolicyFiles)), slices.Sorted(maps.Keys(want)))
+			}
+			if !reflect.DeepEqual(b.Sources.Data, src.Data) {
+				t.Errorf("data %#v, want %#v", b.Sources.Data, src.Data)
+			}
+			if b.Sources.ConfigDir != "" || b.Sources.PoliciesDir != "" {
+				t.Errorf("a bundle's sources must not fall back to folders: %+v", b.Sources)
+			}
+			if _, err := authz.Load(context.Background(), b.Sources, authz.NewKDFCache()); err != nil {
+				t.Fatalf("the bundle does not load: %v", err)
+			}
+		})
+	}
+}
+
+// TestBuildIsReproducible: the same inputs give a byte-identical file; any
+// change of a content or a name gives another revision.
+func TestBuildIsReproducible(t *testing.T) {
+	root := repoRoot(t)
+	src, err := bundle.ReadDirs(filepath.Join(root, "config"), filepath.Join(root, "policies"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(src authz.Sources) ([]byte, string) {
+		t.Helper()
+		var buf bytes.Buffer
+		revision, err := bundle.Write(&buf, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes(), revision
+	}
+	first, revision := write(src)
+	second, again := write(src)
+	if !bytes.Equal(first, second) || revision != again {
+		t.Fatalf("two builds differ: %d and %d bytes, revisions %s and %s", len(first), len(second), revision, again)
+	}
+
+	// Written from a bundle read back, the bundle is the same again.
+	b, err := bundle.Parse(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if third, _ := write(b.Sources); !bytes.Equal(first, third) {
+		t.Error("rewriting a bundle read back changes it")
+	}
+
+	changed := func(edit func(src *authz.Sources)) authz.Sources {
+		c := authz.Sources{ConfigFiles: maps.Clone(src.ConfigFiles), PolicyFiles: maps.Clone(src.PolicyFiles)}
+		edit(&c)
+		return c
+	}
+	settings := filepath.Join(root, "config", "settings.hcl")
+	variants := map[string]authz.Sources{
+		"a comment added": changed(func(c *authz.Sources) {
+			c.ConfigFiles[settings] = append(slices.Clone(c.ConfigFiles[settings]), "# changed\n"...)
+		}),
+		"a file renamed": changed(func(c *authz.Sources) {
+			c.ConfigFiles[filepath.Join(root, "config", "zz-settings.hcl")] = c.ConfigFiles[settings]
+			delete(c.ConfigFiles, settings)
+		}),
+		"data added": changed(func(c *authz.Sources) { c.Data = map[string]any{"tollgate": map[string]any{"x": true}} }),
+	}
+	for name, v := range variants {
+		if _, other := write(v); other == revision {
+			t.Errorf("%s: the revision did not change", name)
+		}
+	}
+}
+
+// tarFile is one entry of a hand-made tarball.
+type tarFile struct {
+	name     string
+	body     string
+	typeflag byte
+}
+
+func tarball(t testing.TB, files ...tarFile) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for _, f := range files {
+		hdr := &tar.Header{Name: f.name, Mode: 0o644, Typeflag: f.typeflag}
+		switch f.typeflag {
+		case 0:
+			hdr.Typeflag = tar.TypeReg
+			hdr.Size = int64(len(f.body))
+		case tar.TypeSymlink:
+			hdr.Linkname = f.body
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if hdr.Typeflag == tar.TypeReg {
+			if _, err := tw.Write([]byte(f.body)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := gz.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+const (
+	goodHCL    = "client \"a\" {\n  secret { hash = \"sha256:0000000000000000000000000000000000000000000000000000000000000000\" }\n}\n"
+	goodPolicy = "package tollgate.token\n\ndecision := {\"allow\": false}\n"
+)
+
+var (
+	hclFile    = tarFile{name: "/config/a.hcl", body: goodHCL}
+	policyFile = tarFile{name: "/policies/token.rego", body: goodPolicy}
+)
+
+// TestParseAccepts: bundles tollgate did not write itself still read, as
+// long as they are clean.
+func TestParseAccepts(t *testing.T) {
+	tests := []struct {
+		name         string
+		files        []tarFile
+		wantConfig   []string
+		wantPolicies []string
+	}{
+		{name: "names without the leading slash", files: []tarFile{{name: "config/a.hcl", body: goodHCL}, {name: "token.rego", body: goodPolicy}},
+			wantConfig: []string{"config/a.hcl"}, wantPolicies: []string{"token.rego"}},
+		{name: "folder entries", files: []tarFile{{name: "config/", typeflag: tar.TypeDir}, hclFile, {name: "/policies/", typeflag: tar.TypeDir}, policyFile},
+			wantConfig: []string{"config/a.hcl"}, wantPolicies: []string{"policies/token.rego"}},
+		{name: "tests are left out", files: []tarFile{hclFile, policyFile, {name: "/policies/token_test.rego", body: "package broken("}},
+			wantConfig: []string{"config/a.hcl"}, wantPolicies: []string{"policies/token.rego"}},
+		{name: "no manifest", files: []tarFile{hclFile, policyFile, {name: "/data.json", body: `{"tollgate": {"x": 1}}`}},
+			wantConfig: []string{"config/a.hcl"}, wantPolicies: []string{"policies/token.rego"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := bundle.Parse(tarball(t, tt.files...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := slices.Sorted(maps.Keys(b.Sources.ConfigFiles)); !slices.Equal(got, tt.wantConfig) {
+				t.Errorf("config files %v, want %v", got, tt.wantConfig)
+			}
+			if got := slices.Sorted(maps.Keys(b.Sources.PolicyFiles)); !slices.Equal(got, tt.wantPolicies) {
+				t.Errorf("policy files %v, want %v", got, tt.wantPolicies)
+			}
+		})
+	}
+}
+
+// TestParseRejects: a bundle is untrusted input; anything unsafe, oversized
+// or unexpected is refused with a reason, before any of it is used.
+func TestParseRejects(t *testing.T) {
+	big := strings.Repeat("#", bundle.MaxFileBytes+1)
+	nearlyBig := strings.Repeat("#", bundle.MaxFileBytes)
+	var tooMany []tarFile
+	for range bundle.MaxEntries + 1 {
+		tooMany = append(tooMany, tarFile{name: "config/", typeflag: tar.TypeDir})
+	}
+	var overTotal []tarFile
+	for i := range bundle.MaxTotalBytes/bundle.MaxFileBytes + 1 {
+		overTotal = append(overTotal, tarFile{name: "/config/" + string(rune('a'+i)) + ".hcl", body: nearlyBig})
+	}
+	tests := []struct {
+		name    string
+		archive []byte
+		wantErr error
+		want    string
+	}{
+		{name: "a parent folder", archive: tarball(t, tarFile{name: "../config/a.hcl", body: goodHCL}, policyFile), wantErr: bundle.ErrUnsafePath},
+		{name: "a parent folder inside", archive: tarball(t, hclFile, tarFile{name: "config/../../etc/token.rego", body: goodPolicy}), wantErr: bundle.ErrUnsafePath},
+		{name: "an absolute path past the bundle root", archive: tarball(t, tarFile{name: "//etc/a.hcl", body: goodHCL}, policyFile), wantErr: bundle.ErrUnsafePath},
+		{name: "a dot segment", archive: tarball(t, tarFile{name: "./config/a.hcl", body: goodHCL}, policyFile), wantErr: bundle.ErrUnsafePath},
+		{name: "an empty segment", archive: tarball(t, tarFile{name: "config//a.hcl", body: goodHCL}, policyFile), wantErr: bundle.ErrUnsafePath},
+		{name: "a backslash", archive: tarball(t, tarFile{name: `config\..\a.hcl`, body: goodHCL}, policyFile), wantErr: bundle.ErrUnsafePath},
+		{name: "a newline in a name", archive: tarball(t, tarFile{name: "config/a\nb.hcl", body: goodHCL}, policyFile), wantErr: bundle.ErrUnsafePath},
+		{name: "a parent folder as a folder entry", archive: tarball(t, tarFile{name: "../", typeflag: tar.TypeDir}, hclFile, policyFile), wantErr: bundle.ErrUnsafePath},
+		{name: "an oversize file", archive: tarball(t, hclFile, policyFile, tarFile{name: "/config/big.hcl", body: big}), wantErr: bundle.ErrTooLarge},
+		{name: "files over the total", archive: tarball(t, overTotal...), wantErr: bundle.ErrTooLarge},
+		{name: "too many entries", archive: tarball(t, tooMany...), wantErr: bundle.ErrTooLarge},
+		{name: "an oversize archive", archive: make([]byte, bundle.MaxBundleBytes+1), wantErr: bundle.ErrTooLarge},
+		{name: "a symbolic link", archive: tarball(t, hclFile, policyFile, tarFile{name: "/config/b.hcl", body: "/etc/passwd", typeflag: tar.TypeSymlink}), want: "unsupported entry type"},
+		{name: "the same file twice", archive: tarball(t, hclFile, policyFile, tarFile{name: "config/a.hcl", body: goodHCL}), want: "twice"},
+		{name: "an unexpected file", archive: tarball(t, hclFile, policyFile, tarFile{name: "/README.md", body: "hi"}), want: "unexpected file"},
+		{name: "declarations outside config/", archive: tarball(t, hclFile, policyFile, tarFile{name: "/policies/a.hcl", body: goodHCL}), want: "unexpected file"},
+		{name: "a signed bundle", archive: tarball(t, hclFile, policyFile, tarFile{name: "/.signatures.json", body: "{}"}), want: "unexpected file"},
+		{name: "a plain OPA bundle", archive: tarball(t, policyFile), want: "not a tollgate bundle"},
+		{name: "no policies", archive: tarball(t, hclFile), want: "no .rego policies"},
+		{name: "a policy outside the roots", archive: tarball(t, hclFile, policyFile, tarFile{name: "/.manifest", body: `{"roots": ["other"]}`}), want: "manifest roots"},
+		{name: "a policy that does not parse", archive: tarball(t, hclFile, tarFile{name: "/policies/token.rego", body: "package tollgate.token\n\ndecision := {"}), want: "policies/token.rego:3"},
+		{name: "data that is not JSON", archive: tarball(t, hclFile, policyFile, tarFile{name: "/data.json", body: "{"}), want: "data.json"},
+		{name: "not gzip", archive: []byte("config/a.hcl"), want: "not a .tar.gz file"},
+		{name: "a truncated archive", archive: tarball(t, hclFile, policyFile)[:60], want: "bundle:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := bundle.Parse(tt.archive)
+			if err == nil {
+				t.Fatalf("accepted: %+v", b)
+			}
+			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Errorf("error %q, want %q", err, tt.wantErr)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q, want it to say %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestReadNamesTheFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "evil.tar.gz")
+	if err := os.WriteFile(path, tarball(t, tarFile{name: "../x.hcl", body: goodHCL}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := bundle.Read(path)
+	if err == nil || !errors.Is(err, bundle.ErrUnsafePath) || !strings.Contains(err.Error(), path) {
+		t.Errorf("error %v", err)
+	}
+	if _, err := bundle.Read(filepath.Join(t.TempDir(), "missing.tar.gz")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a missing bundle: %v", err)
+	}
+}
+
+// TestWriteRefuses: Write never produces a bundle Read would refuse.
+func TestWriteRefuses(t *testing.T) {
+	tests := []struct {
+		name string
+		src  authz.Sources
+		want string
+	}{
+		{name: "no declarations", src: authz.Sources{PolicyFiles: map[string][]byte{"t.rego": []byte(goodPolicy)}}, want: "no HCL"},
+		{name: "no policies", src: authz.Sources{ConfigFiles: map[string][]byte{"a.hcl": []byte(goodHCL)}}, want: "no Rego"},
+		{name: "two files one name", src: authz.Sources{
+			ConfigFiles: map[string][]byte{"x/a.hcl": []byte(goodHCL), "y/a.hcl": []byte(goodHCL)},
+			PolicyFiles: map[string][]byte{"t.rego": []byte(goodPolicy)}}, want: "would both be config/a.hcl"},
+		{name: "an oversize file", src: authz.Sources{
+			ConfigFiles: map[string][]byte{"a.hcl": bytes.Repeat([]byte("#"), bundle.MaxFileBytes+1)},
+			PolicyFiles: map[string][]byte{"t.rego": []byte(goodPolicy)}}, want: "too large"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := bundle.Write(&bytes.Buffer{}, tt.src)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestReadDirsData(t *testing.T) {
+	root := repoRoot(t)
+	config, policies := filepath.Join(root, "config"), filepath.Join(root, "policies")
+	tests := []struct {
+		body string
+		want string
+	}{
+		{body: `[1, 2]`, want: "must be a JSON object"},
+		{body: `null`, want: "must be a JSON object"},
+		{body: `{"a": `, want: "must be a JSON object"},
+	}
+	for _, tt := range tests {
+		if _, err := bundle.ReadDirs(config, policies, writeTemp(t, "data.json", tt.body)); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("data %s: %v", tt.body, err)
+		}
+	}
+	src, err := bundle.ReadDirs(config, policies, writeTemp(t, "data.json", `{"n": 10000000000000000000001}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := json.Marshal(src.Data["n"]); string(n) != "10000000000000000000001" {
+		t.Errorf("a big number became %s", n)
+	}
+}
+
+// FuzzParse: no input makes the reader panic, and whatever it accepts holds
+// only clean names within the limits.
+func FuzzParse(f *testing.F) {
+	root := repoRoot(f)
+	src, err := bundle.ReadDirs(filepath.Join(root, "config"), filepath.Join(root, "policies"), "")
+	if err != nil {
+		f.Fatal(err)
+	}
+	var good bytes.Buffer
+	if _, err := bundle.Write(&good, src); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good.Bytes())
+	f.Add(tarball(f, hclFile, policyFile))
+	f.Add(tarball(f, hclFile, policyFile, tarFile{name: "/data.json", body: `{"tollgate": {"x": [1, 2]}}`}, tarFile{name: "/.manifest", body: `{"revision": "r", "roots": ["tollgate"]}`}))
+	f.Add(tarball(f, tarFile{name: "../config/a.hcl", body: goodHCL}, policyFile))
+	f.Add([]byte{0x1f, 0x8b})
+	f.Fuzz(func(t *testing.T, archive []byte) {
+		b, err := bundle.Parse(archive)
+		if err != nil {
+			return
+		}
+		if len(b.Sources.ConfigFiles) == 0 || len(b.Sources.PolicyFiles) == 0 || b.Sources.ConfigDir != "" || b.Sources.PoliciesDir != "" {
+			t.Fatalf("accepted sources that would fall back to folders: %+v", b.Sources)
+		}
+		total := 0
+		for _, files := range []map[string][]byte{b.Sources.ConfigFiles, b.Sources.PolicyFiles} {
+			for name, body := range files {
+				total += len(body)
+				if len(body) > bundle.MaxFileBytes || name == "" || strings.HasPrefix(name, "/") || strings.Contains(name, "..") ||
+					strings.Contains(name, "//") || strings.HasSuffix(name, "_test.rego") {
+					t.Fatalf("accepted %q (%d bytes)", name, len(body))
+				}
+			}
+		}
+		for name := range b.Sources.ConfigFiles {
+			if !strings.HasPrefix(name, "config/") || strings.Count(name, "/") != 1 || !strings.HasSuffix(name, ".hcl") {
+				t.Fatalf("accepted declarations %q", name)
+			}
+		}
+		if total > bundle.MaxTotalBytes {
+			t.Fatalf("accepted %d bytes", total)
+		}
+	})
+}
