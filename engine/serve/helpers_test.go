@@ -60,15 +60,16 @@ type running struct {
 	stop   func()
 }
 
-// start serves cfg (defaults: the repository's config/ and policies/) until
-// the test ends, exactly as `tollgate serve` does.
+// start serves cfg (defaults, unless it names a bundle: the repository's
+// config/ and policies/) until the test ends, exactly as `tollgate serve`
+// does.
 func start(t testing.TB, cfg serve.Config) *running {
 	t.Helper()
 	root := repoRoot(t)
-	if cfg.ConfigDir == "" {
+	if cfg.ConfigDir == "" && cfg.Bundle == "" {
 		cfg.ConfigDir = filepath.Join(root, "config")
 	}
-	if cfg.PoliciesDir == "" {
+	if cfg.PoliciesDir == "" && cfg.Bundle == "" {
 		cfg.PoliciesDir = filepath.Join(root, "policies")
 	}
 	if cfg.Addr == "" {

@@ -67,7 +67,7 @@ func extraClient(id string) string {
 // does, and returns its URL once it listens.
 func runServe(t *testing.T, cfg serve.Config) (string, *syncBuffer, func() error) {
 	t.Helper()
-	if cfg.PoliciesDir == "" {
+	if cfg.PoliciesDir == "" && cfg.Bundle == "" {
 		cfg.PoliciesDir = filepath.Join(repoRoot(t), "policies")
 	}
 	cfg.Addr = "127.0.0.1:0"

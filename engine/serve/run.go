@@ -62,13 +62,20 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 }
 
 // watch reloads, debounced, when a file under the config or policies
-// folder changes.
+// folder changes, or, serving a bundle, when the bundle file changes. A
+// bundle's folder is watched rather than the file itself: deploys replace
+// the file by renaming a new one over it, which a watch on the old file
+// would never see.
 func (s *Server) watch(ctx context.Context) (stop func(), err error) {
+	dirs, relevant := []string{s.cfg.ConfigDir, s.cfg.PoliciesDir}, relevantSource
+	if s.cfg.Bundle != "" {
+		dirs, relevant = []string{filepath.Dir(s.cfg.Bundle)}, isBundle(s.cfg.Bundle)
+	}
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, err
 	}
-	for _, dir := range []string{s.cfg.ConfigDir, s.cfg.PoliciesDir} {
+	for _, dir := range dirs {
 		if dir == "" {
 			continue
 		}
@@ -104,9 +111,10 @@ func (s *Server) watch(ctx context.Context) (stop func(), err error) {
 	return func() { _ = w.Close() }, nil
 }
 
-// relevant ignores editor droppings: only .hcl and .rego files matter, and
-// the "..data" link a Kubernetes ConfigMap volume swaps on update.
-func relevant(name string) bool {
+// relevantSource ignores editor droppings: only .hcl and .rego files
+// matter, and the "..data" link a Kubernetes ConfigMap volume swaps on
+// update.
+func relevantSource(name string) bool {
 	base := filepath.Base(name)
 	if base == "..data" {
 		return true
@@ -115,4 +123,15 @@ func relevant(name string) bool {
 		return false
 	}
 	return strings.HasSuffix(base, ".hcl") || strings.HasSuffix(base, ".rego")
+}
+
+// isBundle matches events on the bundle file (written in place or renamed
+// over) and on a ConfigMap's "..data" swap; the temporary files a deploy
+// writes next to it are ignored.
+func isBundle(bundle string) func(name string) bool {
+	want := filepath.Base(bundle)
+	return func(name string) bool {
+		base := filepath.Base(name)
+		return base == want || base == "..data"
+	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/engine/audit"
 	"github.com/tollgate-dev/tollgate/engine/authz"
+	"github.com/tollgate-dev/tollgate/engine/bundle"
 	"github.com/tollgate-dev/tollgate/engine/clientauth"
 	"github.com/tollgate-dev/tollgate/engine/httpapi"
 	"github.com/tollgate-dev/tollgate/engine/metrics"
@@ -34,9 +35,13 @@ type Config struct {
 	TLSCert     string
 	TLSKey      string
 	ClientCA    string
+	// Bundle is a bundle file (tollgate bundle build) to serve from
+	// instead of ConfigDir and PoliciesDir, which must then be empty.
+	Bundle string
 	// AuditLog is a file to append audit lines to; empty means stderr.
 	AuditLog string
-	// Watch reloads on file changes under ConfigDir and PoliciesDir.
+	// Watch reloads on file changes under ConfigDir and PoliciesDir, or
+	// when the Bundle file is replaced.
 	Watch bool
 	// ShutdownTimeout bounds the drain of in-flight requests.
 	ShutdownTimeout time.Duration
@@ -78,16 +83,22 @@ func New(ctx context.Context, cfg Config, stderr io.Writer) (*Server, error) {
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = 10 * time.Second
 	}
+	if cfg.Bundle != "" && (cfg.ConfigDir != "" || cfg.PoliciesDir != "") {
+		return nil, errors.New("serve either a bundle or the config and policies folders, not both")
+	}
 	s := &Server{
 		cfg:      cfg,
 		log:      slog.New(slog.NewTextHandler(stderr, nil)),
 		metrics:  metrics.New(),
 		kdfCache: authz.NewKDFCache(),
 	}
-	snap, err := authz.Load(ctx, s.sources(), s.kdfCache)
+	snap, revision, err := s.load(ctx)
 	s.metrics.Reloaded(err == nil, sizes(snap))
 	if err != nil {
 		return nil, fmt.Errorf("loading configuration: %w", err)
+	}
+	if cfg.Bundle != "" {
+		s.log.Info("serving a bundle", "bundle", cfg.Bundle, "revision", revision)
 	}
 	keys, err := s.loadKeys(snap.Settings.SigningAlg)
 	if err != nil {
@@ -111,8 +122,27 @@ func New(ctx context.Context, cfg Config, stderr io.Writer) (*Server, error) {
 	return s, nil
 }
 
-func (s *Server) sources() authz.Sources {
-	return authz.Sources{ConfigDir: s.cfg.ConfigDir, PoliciesDir: s.cfg.PoliciesDir}
+// sources says what a (re)load reads: the bundle file, read anew each
+// time, or the folders. revision is the bundle's, empty for folders.
+func (s *Server) sources() (src authz.Sources, revision string, err error) {
+	if s.cfg.Bundle == "" {
+		return authz.Sources{ConfigDir: s.cfg.ConfigDir, PoliciesDir: s.cfg.PoliciesDir}, "", nil
+	}
+	b, err := bundle.Read(s.cfg.Bundle)
+	if err != nil {
+		return authz.Sources{}, "", err
+	}
+	return b.Sources, b.Revision, nil
+}
+
+// load builds a snapshot from the sources.
+func (s *Server) load(ctx context.Context) (*authz.Snapshot, string, error) {
+	src, revision, err := s.sources()
+	if err != nil {
+		return nil, "", err
+	}
+	snap, err := authz.Load(ctx, src, s.kdfCache)
+	return snap, revision, err
 }
 
 func sizes(snap *authz.Snapshot) map[string]int {
@@ -230,7 +260,7 @@ func (s *Server) Reload(ctx context.Context) error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	start := time.Now()
-	snap, err := authz.Load(ctx, s.sources(), s.kdfCache)
+	snap, revision, err := s.load(ctx)
 	if err == nil && snap.Settings.SigningAlg != s.svc.Snapshot().Settings.SigningAlg && s.cfg.KeysDir == "" {
 		err = errors.New("signing_alg changed: restart to sign with a new ephemeral key")
 	}
@@ -241,6 +271,10 @@ func (s *Server) Reload(ctx context.Context) error {
 	}
 	s.svc.Swap(snap)
 	c := snap.Store.Counts()
-	s.log.Info("configuration reloaded", "clients", c.Clients, "servers", c.Servers, "accounts", c.Accounts, "groups", c.Groups, "took", time.Since(start).Round(time.Millisecond))
+	attrs := []any{"clients", c.Clients, "servers", c.Servers, "accounts", c.Accounts, "groups", c.Groups, "took", time.Since(start).Round(time.Millisecond)}
+	if s.cfg.Bundle != "" {
+		attrs = append(attrs, "bundle", s.cfg.Bundle, "revision", revision)
+	}
+	s.log.Info("configuration reloaded", attrs...)
 	return nil
 }
