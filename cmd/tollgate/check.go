@@ -3,7 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/tollgate-dev/tollgate/engine/authz"
@@ -11,45 +13,55 @@ import (
 )
 
 func newCheckCommand() *cobra.Command {
-	var src authz.Sources
+	var sources sourceFlags
 	var snippets bool
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Load and validate declarations and policies; print every problem",
 		Long: `Load and validate everything serve would: every HCL file of --config and
-every policy of --policies. Each problem is printed as FILE:LINE:COL: message.
-Exits 1 if there is any error; warnings alone exit 0.`,
+every policy of --policies, or everything in the --bundle file. Each problem
+is printed as FILE:LINE:COL: message (for a bundle, FILE is the name inside
+it, e.g. config/clients.hcl). Exits 1 if there is any error; warnings alone
+exit 0.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			warnings, files, err := authz.Check(cmd.Context(), src)
-			out := cmd.OutOrStdout()
-			if len(warnings) > 0 {
-				if werr := hclconf.WriteDiagnostics(out, warnings, files, snippets); werr != nil {
-					return werr
-				}
-			}
-			var le *authz.LoadError
-			if errors.As(err, &le) {
-				if werr := le.Write(out, snippets); werr != nil {
-					return werr
-				}
-				return &exitError{code: 1}
-			}
+			src, b, err := sources.load(cmd)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "ok: %s and %s are valid\n", dirOr(src.ConfigDir, "./config"), dirOr(src.PoliciesDir, "./policies"))
+			warnings, files, err := authz.Check(cmd.Context(), src)
+			if err := report(cmd.OutOrStdout(), warnings, files, err, snippets); err != nil {
+				return err
+			}
+			if b != nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "ok: %s is valid (revision %s)\n", sources.bundle, b.Revision)
+				return nil
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "ok: %s and %s are valid\n", dirOr(src.ConfigDir, "./config"), dirOr(src.PoliciesDir, "./policies"))
 			return nil
 		},
 	}
-	addSourceFlags(cmd, &src)
+	sources.add(cmd)
 	cmd.Flags().BoolVar(&snippets, "snippets", false, "show the source line under each HCL problem")
 	return cmd
 }
 
-func addSourceFlags(cmd *cobra.Command, src *authz.Sources) {
-	cmd.Flags().StringVar(&src.ConfigDir, "config", "./config", "folder of HCL declarations")
-	cmd.Flags().StringVar(&src.PoliciesDir, "policies", "./policies", "folder of Rego policies")
+// report prints what authz.Check found: warnings, then each problem as
+// FILE:LINE:COL: message. Problems make it return an exit status 1.
+func report(out io.Writer, warnings hcl.Diagnostics, files map[string][]byte, err error, snippets bool) error {
+	if len(warnings) > 0 {
+		if werr := hclconf.WriteDiagnostics(out, warnings, files, snippets); werr != nil {
+			return werr
+		}
+	}
+	var le *authz.LoadError
+	if errors.As(err, &le) {
+		if werr := le.Write(out, snippets); werr != nil {
+			return werr
+		}
+		return &exitError{code: 1}
+	}
+	return err
 }
 
 func dirOr(dir, fallback string) string {

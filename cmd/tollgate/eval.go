@@ -26,7 +26,7 @@ type evalOutput struct {
 }
 
 func newEvalCommand() *cobra.Command {
-	var src authz.Sources
+	var sources sourceFlags
 	var req authz.EvalRequest
 	var scope, authMethod string
 	var failOnDeny bool
@@ -36,11 +36,17 @@ func newEvalCommand() *cobra.Command {
 		Long: `Run the policy decision for a token request as the server would after the
 client authenticated, with no server and no secret, and print the decision as
 JSON with its reasons. ttl is the lifetime after the servers' and settings'
-caps; act is set when the token's subject is not the client.`,
+caps; act is set when the token's subject is not the client. With --bundle,
+it decides with the declarations and policies of a built bundle.`,
 		Example: `  tollgate eval --client gift-deliveries --audience https://api.worldmappers.example --scope read:directions
-  tollgate eval --client Client1 --scope Server2`,
+  tollgate eval --client Client1 --scope Server2
+  tollgate eval --bundle bundles/tollgate.tar.gz --client client1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			src, _, err := sources.load(cmd)
+			if err != nil {
+				return err
+			}
 			snap, err := authz.Load(cmd.Context(), src, authz.NewKDFCache())
 			if err != nil {
 				return err
@@ -75,7 +81,7 @@ caps; act is set when the token's subject is not the client.`,
 			return nil
 		},
 	}
-	addSourceFlags(cmd, &src)
+	sources.add(cmd)
 	f := cmd.Flags()
 	f.StringVar(&req.ClientID, "client", "", "client_id of the requesting client (required)")
 	f.StringArrayVar(&req.Audience, "audience", nil, "requested audience or resource; repeatable")

@@ -37,6 +37,7 @@ TOLLGATE_ADDR=0.0.0.0:8443 or TOLLGATE_TLS_CERT=/etc/tollgate/tls.crt.`,
 		newServeCommand(),
 		newCheckCommand(),
 		newEvalCommand(),
+		newBundleCommand(),
 		newSecretCommand(),
 		newKeysCommand(),
 		newTokenCommand(getenv),
@@ -46,7 +47,8 @@ TOLLGATE_ADDR=0.0.0.0:8443 or TOLLGATE_TLS_CERT=/etc/tollgate/tls.crt.`,
 }
 
 // flagsFromEnv fills every flag not given on the command line from
-// TOLLGATE_<FLAG> (dashes become underscores).
+// TOLLGATE_<FLAG> (dashes become underscores), and marks it so, for
+// messages and for useBundle.
 func flagsFromEnv(cmd *cobra.Command, getenv func(string) string) error {
 	var err error
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
@@ -57,7 +59,9 @@ func flagsFromEnv(cmd *cobra.Command, getenv func(string) string) error {
 		if value := getenv(name); value != "" {
 			if setErr := cmd.Flags().Set(f.Name, value); setErr != nil {
 				err = fmt.Errorf("%s: %w", name, setErr)
+				return
 			}
+			err = cmd.Flags().SetAnnotation(f.Name, envAnnotation, []string{name})
 		}
 	})
 	return err

@@ -14,25 +14,37 @@ func newServeCommand() *cobra.Command {
 		Use:   "serve",
 		Short: "Run the authorization server",
 		Long: `Run the authorization server on --addr with the declarations in --config and
-the policies in --policies. It logs "listening on URL" once it accepts
-connections. SIGHUP, or a change to a .hcl or .rego file, reloads everything;
-a configuration that does not load is logged and the last good one keeps
-serving. SIGTERM and SIGINT drain in-flight requests and exit 0.`,
+the policies in --policies, or with those of a --bundle file (tollgate bundle
+build). It logs "listening on URL" once it accepts connections. SIGHUP, or a
+change to a .hcl or .rego file (or to the bundle file, e.g. a new one renamed
+over it), reloads everything; a configuration that does not load is logged
+and the last good one keeps serving. SIGTERM and SIGINT drain in-flight
+requests and exit 0.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			use, err := useBundle(cmd)
+			if err != nil {
+				return err
+			}
+			if use {
+				cfg.ConfigDir, cfg.PoliciesDir = "", ""
+			} else {
+				cfg.Bundle = ""
+			}
 			return serve.Run(cmd.Context(), cfg, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.ConfigDir, "config", "./config", "folder of HCL declarations (*.hcl, merged)")
 	f.StringVar(&cfg.PoliciesDir, "policies", "./policies", "folder of Rego policies (*_test.rego ignored)")
+	f.StringVar(&cfg.Bundle, "bundle", "", "bundle file (tollgate bundle build) to serve instead of --config and --policies")
 	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "listen address; port 0 picks a free port")
 	f.StringVar(&cfg.KeysDir, "keys", "", "folder of JWK signing keys (tollgate keys generate); default: an ephemeral key")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate: serve HTTPS")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.StringVar(&cfg.ClientCA, "client-ca", "", "PEM CA bundle: request and verify TLS client certificates (mTLS)")
 	f.StringVar(&cfg.AuditLog, "audit-log", "", "append audit JSON lines to this file instead of stderr")
-	f.BoolVar(&cfg.Watch, "watch", true, "reload when a file under --config or --policies changes")
+	f.BoolVar(&cfg.Watch, "watch", true, "reload when a file under --config or --policies, or the --bundle file, changes")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to drain in-flight requests on SIGTERM")
 	f.DurationVar(&cfg.ShutdownDelay, "shutdown-delay", 0, "after SIGTERM, keep serving this long with /readyz failing before closing the listener")
 	return cmd
