@@ -21,6 +21,13 @@ const ReloadDebounce = 250 * time.Millisecond
 // Run is `tollgate serve`: listen, announce the address, reload on SIGHUP
 // and file changes, and drain on ctx's end (SIGTERM/SIGINT in main).
 func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
+	// SIGHUP's default action ends the process: catch it before anything
+	// announces that we run, so a reload sent right after start (or during
+	// a slow first load) cannot kill the server.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	s, err := New(ctx, cfg, stderr)
 	if err != nil {
 		return err
@@ -31,9 +38,6 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "listening on %s\n", s.URL())
 	fmt.Fprintf(stdout, "get a token: curl -s -u CLIENT_ID:CLIENT_SECRET -d grant_type=client_credentials %s/oauth2/token\n", s.URL())
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	go func() {
 		for {
 			select {
