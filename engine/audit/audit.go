@@ -9,7 +9,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
+
+	"github.com/tollgate-dev/tollgate/engine/jsonstr"
 )
 
 // Event is one audited decision.
@@ -28,17 +29,48 @@ type Event struct {
 	Duration   time.Duration
 }
 
-// Logger writes events as JSON lines. It is safe for concurrent use; each
-// line is a single Write, so lines never interleave.
+// Logger writes events as JSON lines. It is safe for concurrent use, and
+// lines never interleave.
+//
+// A buffered Logger (NewBuffered) hands lines to one writer goroutine that
+// writes whatever has gathered as soon as its previous write is done: at a
+// low rate each line is written at once, under load many lines share one
+// write system call. Lines wait in memory only while a write is under way,
+// never on a timer; past maxPending bytes, Log waits for the writer rather
+// than dropping a line. Close writes what is left.
 type Logger struct {
-	mu   sync.Mutex
-	w    io.Writer
 	pool sync.Pool
+
+	writeMu sync.Mutex // serializes writes to w
+	w       io.Writer
+
+	mu        sync.Mutex // guards pending and closed
+	pending   []byte
+	closed    bool
+	spaceFree *sync.Cond
+	kick      chan struct{} // nil for a direct Logger
+	stop      chan struct{}
+	done      chan struct{}
 }
 
-// New returns a Logger writing to w.
+// maxPending bounds the lines waiting for a slow disk.
+const maxPending = 4 << 20
+
+// New returns a Logger that writes each line to w as it is logged.
 func New(w io.Writer) *Logger {
 	return &Logger{w: w, pool: sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}}
+}
+
+// NewBuffered returns a Logger that batches concurrent lines into one
+// write to w. Close it to write the last lines.
+func NewBuffered(w io.Writer) *Logger {
+	l := New(w)
+	l.spaceFree = sync.NewCond(&l.mu)
+	l.kick = make(chan struct{}, 1)
+	l.stop = make(chan struct{})
+	l.done = make(chan struct{})
+	go l.writeLoop()
+	return l
 }
 
 // Discard returns a Logger that writes nothing.
@@ -51,8 +83,9 @@ func (l *Logger) Log(e *Event) {
 	}
 	bp := l.pool.Get().(*[]byte)
 	b := (*bp)[:0]
-	b = append(b, `{"time":`...)
-	b = strconv.AppendQuote(b, e.Time.UTC().Format(time.RFC3339Nano))
+	b = append(b, `{"time":"`...)
+	b = e.Time.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, '"')
 	b = appendString(b, "event", e.Event)
 	b = appendString(b, "client", e.Client)
 	b = appendString(b, "subject", e.Subject)
@@ -66,11 +99,80 @@ func (l *Logger) Log(e *Event) {
 	b = append(b, `,"duration_ms":`...)
 	b = strconv.AppendFloat(b, float64(e.Duration)/float64(time.Millisecond), 'f', 3, 64)
 	b = append(b, "}\n"...)
-	l.mu.Lock()
-	_, _ = l.w.Write(b)
-	l.mu.Unlock()
+	l.emit(b)
 	*bp = b
 	l.pool.Put(bp)
+}
+
+func (l *Logger) emit(line []byte) {
+	if l.kick != nil {
+		l.mu.Lock()
+		for len(l.pending) >= maxPending && !l.closed {
+			l.spaceFree.Wait()
+		}
+		if !l.closed {
+			l.pending = append(l.pending, line...)
+			l.mu.Unlock()
+			select {
+			case l.kick <- struct{}{}:
+			default: // the writer is already due to run
+			}
+			return
+		}
+		l.mu.Unlock()
+	}
+	l.writeMu.Lock()
+	_, _ = l.w.Write(line)
+	l.writeMu.Unlock()
+}
+
+func (l *Logger) writeLoop() {
+	defer close(l.done)
+	var batch []byte
+	for {
+		select {
+		case <-l.kick:
+		case <-l.stop:
+			l.flush(batch)
+			return
+		}
+		batch = l.flush(batch)
+	}
+}
+
+// flush writes the pending lines, using spare as the next pending buffer,
+// and returns the written buffer for reuse.
+func (l *Logger) flush(spare []byte) []byte {
+	l.mu.Lock()
+	batch := l.pending
+	l.pending = spare[:0]
+	l.spaceFree.Broadcast()
+	l.mu.Unlock()
+	if len(batch) > 0 {
+		l.writeMu.Lock()
+		_, _ = l.w.Write(batch)
+		l.writeMu.Unlock()
+	}
+	return batch
+}
+
+// Close writes every line logged so far. Lines logged after Close are
+// written directly. It does not close the underlying writer.
+func (l *Logger) Close() error {
+	if l == nil || l.kick == nil {
+		return nil
+	}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	l.spaceFree.Broadcast()
+	l.mu.Unlock()
+	close(l.stop)
+	<-l.done
+	return nil
 }
 
 func appendString(b []byte, key, value string) []byte {
@@ -80,7 +182,7 @@ func appendString(b []byte, key, value string) []byte {
 	b = append(b, ',', '"')
 	b = append(b, key...)
 	b = append(b, '"', ':')
-	return appendJSONString(b, value)
+	return jsonstr.Append(b, value)
 }
 
 func appendStrings(b []byte, key string, values []string) []byte {
@@ -94,45 +196,7 @@ func appendStrings(b []byte, key string, values []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, v)
+		b = jsonstr.Append(b, v)
 	}
 	return append(b, ']')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString quotes s as a JSON string (RFC 8259 §7). Invalid UTF-8
-// becomes U+FFFD, so a hostile client id can never break a line or the JSON.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				b = append(b, '\\', c)
-			case c < 0x20 || c == 0x7f:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			case c == '<' || c == '>' || c == '&':
-				// Escaped as encoding/json does, for logs viewed in browsers.
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			default:
-				b = append(b, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, `\u202`...)
-			b = append(b, hexDigits[r&0xf])
-		default:
-			b = append(b, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(b, '"')
 }

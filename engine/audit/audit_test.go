@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -66,28 +67,97 @@ func TestLogEscapesHostileStrings(t *testing.T) {
 	}
 }
 
+// lockedBuffer is a bytes.Buffer safe for the buffered logger's writer
+// goroutine and the test reading it.
+type lockedBuffer struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	writes int
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.writes++
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 func TestConcurrentLinesNeverInterleave(t *testing.T) {
-	var buf bytes.Buffer
-	l := audit.New(&buf)
-	var wg sync.WaitGroup
-	for g := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range 200 {
-				l.Log(&audit.Event{Event: "token", Client: strings.Repeat(string(rune('a'+g)), 100), Reasons: []string{"r"}})
+	for _, kind := range []struct {
+		name string
+		new  func(io.Writer) *audit.Logger
+	}{{"direct", audit.New}, {"buffered", audit.NewBuffered}} {
+		t.Run(kind.name, func(t *testing.T) {
+			var buf lockedBuffer
+			l := kind.new(&buf)
+			var wg sync.WaitGroup
+			for g := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for range 200 {
+						l.Log(&audit.Event{Event: "token", Client: strings.Repeat(string(rune('a'+g)), 100), Reasons: []string{"r"}})
+					}
+				}()
 			}
-		}()
+			wg.Wait()
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+			if len(lines) != 1600 {
+				t.Fatalf("%d lines, want 1600", len(lines))
+			}
+			for _, line := range lines {
+				if !json.Valid([]byte(line)) {
+					t.Fatalf("broken line %q", line)
+				}
+			}
+		})
 	}
-	wg.Wait()
-	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
-	if len(lines) != 1600 {
-		t.Fatalf("%d lines, want 1600", len(lines))
+}
+
+// slowWriter blocks every write until released, like a stuck disk.
+type slowWriter struct {
+	lockedBuffer
+	release chan struct{}
+}
+
+func (w *slowWriter) Write(p []byte) (int, error) {
+	<-w.release
+	return w.lockedBuffer.Write(p)
+}
+
+// TestBufferedLoggerBatchesAndLosesNothing: while one write is under way,
+// later lines gather and go out together; Close writes the rest, and a
+// line logged after Close is still written.
+func TestBufferedLoggerBatchesAndLosesNothing(t *testing.T) {
+	w := &slowWriter{release: make(chan struct{})}
+	l := audit.NewBuffered(w)
+	l.Log(&audit.Event{Event: "token", Client: "first"})
+	for i := range 50 {
+		l.Log(&audit.Event{Event: "token", Client: "c" + strconv.Itoa(i)})
 	}
-	for _, line := range lines {
-		if !json.Valid([]byte(line)) {
-			t.Fatalf("broken line %q", line)
-		}
+	close(w.release)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l.Log(&audit.Event{Event: "token", Client: "after-close"})
+	out := w.String()
+	if n := strings.Count(out, "\n"); n != 52 {
+		t.Fatalf("%d lines, want 52", n)
+	}
+	if w.writes > 4 {
+		t.Errorf("%d writes for 52 lines logged while the disk was busy; want them batched", w.writes)
+	}
+	if !strings.HasSuffix(out, "}\n") || !strings.Contains(out, `"client":"after-close"`) {
+		t.Errorf("last lines missing:\n%s", out)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/tollgate-dev/tollgate/engine/jsonstr"
 )
 
 // Claims of an RFC 9068 access token.
@@ -76,14 +78,14 @@ func appendPayload(b []byte, c *Claims) ([]byte, error) {
 	b = appendClaim(b, "sub", c.Subject, false)
 	b = append(b, `,"aud":`...)
 	if len(c.Audience) == 1 {
-		b = appendJSONString(b, c.Audience[0])
+		b = jsonstr.Append(b, c.Audience[0])
 	} else {
 		b = append(b, '[')
 		for i, a := range c.Audience {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, a)
+			b = jsonstr.Append(b, a)
 		}
 		b = append(b, ']')
 	}
@@ -102,7 +104,7 @@ func appendPayload(b []byte, c *Claims) ([]byte, error) {
 	}
 	if c.Actor != "" {
 		b = append(b, `,"act":{"sub":`...)
-		b = appendJSONString(b, c.Actor)
+		b = jsonstr.Append(b, c.Actor)
 		b = append(b, '}')
 	}
 	if len(c.Extra) > 0 {
@@ -125,20 +127,5 @@ func appendClaim(b []byte, name, value string, first bool) []byte {
 	b = append(b, '"')
 	b = append(b, name...)
 	b = append(b, '"', ':')
-	return appendJSONString(b, value)
-}
-
-// appendJSONString quotes s as encoding/json would, without its
-// reflection: most values are plain ASCII ids and URLs.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c == '"' || c == '\\' || c >= 0x7f || c == '<' || c == '>' || c == '&' {
-			quoted, _ := json.Marshal(s)
-			return append(b, quoted...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
+	return jsonstr.Append(b, value)
 }
