@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
 	"github.com/tollgate-dev/tollgate/engine/model"
@@ -65,8 +64,8 @@ func Load(files map[string][]byte) (*model.Config, hcl.Diagnostics) {
 		if d.HasErrors() {
 			continue
 		}
-		body := &fileBody{}
-		diags = append(diags, gohcl.DecodeBody(file.Body, nil, body)...)
+		body, d := decodeFile(file.Body)
+		diags = append(diags, d...)
 		parsed = append(parsed, decoded{name: name, body: body})
 	}
 	cfg := validate(parsed, &diags)
