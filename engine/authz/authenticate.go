@@ -53,20 +53,16 @@ func (s *Service) authenticate(snap *Snapshot, creds Credentials, remoteAddr str
 		return caller{}, e
 	}
 	start := time.Now()
-	ok := snap.secrets.Verify(creds.ID, creds.Secret, now)
-	var who caller
-	if ok {
-		if c, found := snap.Store.Client(creds.ID); found {
-			// A client must use the method it declared (RFC 7591 §2
-			// token_endpoint_auth_method); a disabled client cannot
-			// authenticate at all.
-			ok = !c.Disabled && c.AuthMethod == creds.Method
-			who.client = c
-		} else if srv, found := snap.Store.Server(creds.ID); found && allowServers {
-			who.server = srv
-		} else {
-			ok = false
-		}
+	who, ok := snap.secrets.Authenticate(creds.ID, creds.Secret, now)
+	switch {
+	case !ok:
+	case who.Client != nil:
+		// A client must use the method it declared (RFC 7591 §2
+		// token_endpoint_auth_method); a disabled client cannot
+		// authenticate at all.
+		ok = !who.Client.Disabled && who.Client.AuthMethod == creds.Method
+	default:
+		ok = allowServers
 	}
 	s.observer.ClientAuthenticated(time.Since(start), ok)
 	if !ok {
@@ -74,7 +70,7 @@ func (s *Service) authenticate(snap *Snapshot, creds Credentials, remoteAddr str
 		return caller{}, errInvalidClient()
 	}
 	s.throttle.Success(creds.ID, remoteAddr)
-	return who, nil
+	return caller{client: who.Client, server: who.Server}, nil
 }
 
 func retryAfterSeconds(d time.Duration) int {

@@ -95,7 +95,8 @@ func (s *Snapshot) resolve(req *EvalRequest, client *model.Client) *resolved {
 
 // Evaluate runs the decision for a request without authenticating anyone:
 // `tollgate eval` and tests use it; the token endpoint calls it after
-// client authentication.
+// client authentication. The returned Evaluation may be shared with other
+// requests: callers must not modify it.
 func (s *Snapshot) Evaluate(ctx context.Context, req *EvalRequest) (*Evaluation, error) {
 	client, ok := s.Store.Client(req.ClientID)
 	if !ok {
@@ -104,29 +105,50 @@ func (s *Snapshot) Evaluate(ctx context.Context, req *EvalRequest) (*Evaluation,
 	if req.AuthMethod == "" {
 		req.AuthMethod = client.AuthMethod
 	}
-	return s.evaluate(ctx, s.resolve(req, client))
+	return s.decide(ctx, req, client)
 }
 
-func (s *Snapshot) evaluate(ctx context.Context, r *resolved) (*Evaluation, error) {
-	var key string
+// decide answers req for client, from the decision cache when it can.
+// The cache is looked up twice: first by the request exactly as it came
+// (a service repeating its request skips even the name lookups), then by
+// its canonical form (resolved names, sorted scopes), which is what the
+// policy sees.
+func (s *Snapshot) decide(ctx context.Context, req *EvalRequest, client *model.Client) (*Evaluation, error) {
+	var asSent string
 	if s.decisions != nil {
-		key = cacheKey(r)
-		if d, ok := s.decisions.get(key); ok {
-			return s.finish(d, r, true), nil
+		asSent = requestKey(client.ID, req)
+		if ev, ok := s.decisions.get(asSent); ok {
+			return ev, nil
+		}
+	}
+	r := s.resolve(req, client)
+	var canonical string
+	if s.decisions != nil {
+		canonical = resolvedKey(r)
+		if ev, ok := s.decisions.get(canonical); ok {
+			s.decisions.put(asSent, ev)
+			return ev, nil
 		}
 	}
 	d, err := s.Policy.Decide(ctx, s.facts.input(r))
 	if err != nil {
 		return nil, oauth.Internal(err)
 	}
+	ev := s.finish(d, r)
 	if s.decisions != nil {
-		s.decisions.put(key, d)
+		cached := *ev
+		cached.Cached = true
+		s.decisions.put(canonical, &cached)
+		s.decisions.put(asSent, &cached)
 	}
-	return s.finish(d, r, false), nil
+	return ev, nil
 }
 
-func (s *Snapshot) finish(d *policy.Decision, r *resolved, cached bool) *Evaluation {
-	ev := &Evaluation{Decision: d, Cached: cached}
+// finish adds what tollgate makes of a decision: the actor and the capped
+// lifetime. Both depend only on the decision and the snapshot, so they are
+// cached with it.
+func (s *Snapshot) finish(d *policy.Decision, r *resolved) *Evaluation {
+	ev := &Evaluation{Decision: d}
 	if !d.Allow {
 		return ev
 	}
@@ -162,46 +184,78 @@ func (s *Snapshot) ttl(d *policy.Decision, client *model.Client) time.Duration {
 	return ttl
 }
 
-func cacheKey(r *resolved) string {
+// Cache keys separate their parts with bytes that cannot occur in a
+// client id, an auth method, an audience or a scope token, and start with
+// a byte that tells the two kinds of key apart.
+const (
+	keyRaw       = 'r'
+	keyCanonical = 'c'
+	sepMethod    = 0
+	sepAudience  = 1
+	sepScope     = 2
+)
+
+func requestKey(clientID string, req *EvalRequest) string {
 	var b strings.Builder
-	b.WriteString(r.client.ID)
-	b.WriteByte(0)
-	b.WriteString(r.authMethod)
-	for _, a := range r.audience {
-		b.WriteByte(1)
+	b.WriteByte(keyRaw)
+	b.WriteString(clientID)
+	b.WriteByte(sepMethod)
+	b.WriteString(req.AuthMethod)
+	for _, a := range req.Audience {
+		b.WriteByte(sepAudience)
 		b.WriteString(a)
 	}
-	for _, sc := range r.scope {
-		b.WriteByte(2)
+	for _, sc := range req.Scope {
+		b.WriteByte(sepScope)
 		b.WriteString(sc)
 	}
 	return b.String()
 }
 
-// decisionCache memoizes decisions of a deterministic policy within one
-// snapshot. It stops admitting new keys when full rather than evicting:
-// bounded, lock-free for readers, and a reload starts it afresh.
+func resolvedKey(r *resolved) string {
+	var b strings.Builder
+	b.WriteByte(keyCanonical)
+	b.WriteString(r.client.ID)
+	b.WriteByte(sepMethod)
+	b.WriteString(r.authMethod)
+	for _, a := range r.audience {
+		b.WriteByte(sepAudience)
+		b.WriteString(a)
+	}
+	for _, sc := range r.scope {
+		b.WriteByte(sepScope)
+		b.WriteString(sc)
+	}
+	return b.String()
+}
+
+// decisionCache memoizes the evaluations of a deterministic policy within
+// one snapshot; a reload starts a new one. Readers take no lock. When it
+// is full it is emptied and refills with what is asked for now: bounded
+// memory, and a flood of one-off requests cannot keep the regular ones
+// out for long.
 type decisionCache struct {
-	entries sync.Map // key -> *policy.Decision
+	entries sync.Map // key -> *Evaluation
 	size    atomic.Int64
 	max     int64
 }
 
 func newDecisionCache(max int) *decisionCache { return &decisionCache{max: int64(max)} }
 
-func (c *decisionCache) get(key string) (*policy.Decision, bool) {
-	d, ok := c.entries.Load(key)
+func (c *decisionCache) get(key string) (*Evaluation, bool) {
+	ev, ok := c.entries.Load(key)
 	if !ok {
 		return nil, false
 	}
-	return d.(*policy.Decision), true
+	return ev.(*Evaluation), true
 }
 
-func (c *decisionCache) put(key string, d *policy.Decision) {
+func (c *decisionCache) put(key string, ev *Evaluation) {
 	if c.size.Load() >= c.max {
-		return
+		c.entries.Clear()
+		c.size.Store(0)
 	}
-	if _, loaded := c.entries.LoadOrStore(key, d); !loaded {
+	if _, loaded := c.entries.LoadOrStore(key, ev); !loaded {
 		c.size.Add(1)
 	}
 }

@@ -224,38 +224,58 @@ func TestTTLIsCapped(t *testing.T) {
 }
 
 // TestCachedDecisionsEqualFreshOnes: the decision cache returns exactly
-// what evaluating anew returns, for allows and denials alike.
+// what evaluating anew returns, for allows and denials alike, whether it
+// is hit by the request as sent or by its canonical form (the same
+// request with its scopes in another order).
 func TestCachedDecisionsEqualFreshOnes(t *testing.T) {
 	pol := defaultPolicy(t)
 	if !pol.Deterministic() {
 		t.Fatal("the default policies should be cacheable: they must not read input.request.time")
 	}
-	requests := []authz.EvalRequest{
-		{ClientID: "gift-deliveries", Audience: []string{"https://api.worldmappers.example"}},
-		{ClientID: "gift-deliveries", Audience: []string{"https://api.worldmappers.example"}, Scope: []string{"read:geocode"}},
-		{ClientID: "Client1", Scope: []string{"Server2"}},
-		{ClientID: "Client1", Scope: []string{"Server2", "write"}},
-		{ClientID: "client1", Audience: []string{"nowhere"}},
-		{ClientID: "client1"},
+	tests := []struct {
+		name      string
+		req       authz.EvalRequest
+		reordered []string // the same scope tokens in another order
+	}{
+		{name: "auth0 case", req: authz.EvalRequest{ClientID: "gift-deliveries", Audience: []string{"https://api.worldmappers.example"}}},
+		{name: "scope not granted", req: authz.EvalRequest{ClientID: "gift-deliveries", Audience: []string{"https://api.worldmappers.example"}, Scope: []string{"read:geocode"}}},
+		{name: "impersonation", req: authz.EvalRequest{ClientID: "Client1", Scope: []string{"Server2", "read"}}, reordered: []string{"read", "Server2"}},
+		{name: "impersonation beyond the account", req: authz.EvalRequest{ClientID: "Client1", Scope: []string{"Server2", "write"}}, reordered: []string{"write", "Server2"}},
+		{name: "unknown audience", req: authz.EvalRequest{ClientID: "client1", Audience: []string{"nowhere"}}},
+		{name: "single application", req: authz.EvalRequest{ClientID: "client1"}},
 	}
-	for _, req := range requests {
-		first, err := snapshot(t, exampleConfig(t), pol).Evaluate(context.Background(), &req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cachedSnap := snapshot(t, exampleConfig(t), pol)
-		_, _ = cachedSnap.Evaluate(context.Background(), &req)
-		cached, err := cachedSnap.Evaluate(context.Background(), &req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if first.Cached || !cached.Cached {
-			t.Errorf("%+v: cached flags %v, %v; want false, true", req, first.Cached, cached.Cached)
-		}
-		first.Cached, cached.Cached = false, false
-		if !reflect.DeepEqual(first, cached) {
-			t.Errorf("%+v:\nfresh  %+v\ncached %+v", req, first.Decision, cached.Decision)
-		}
+	shared := snapshot(t, exampleConfig(t), pol)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := tt.req
+			fresh, err := snapshot(t, exampleConfig(t), pol).Evaluate(context.Background(), &req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fresh.Cached {
+				t.Fatal("a fresh snapshot answered from its cache")
+			}
+			variants := []authz.EvalRequest{tt.req, tt.req}
+			if tt.reordered != nil {
+				again := tt.req
+				again.Scope = tt.reordered
+				variants = append(variants, again)
+			}
+			for i, v := range variants {
+				got, err := shared.Evaluate(context.Background(), &v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if wantCached := i > 0; got.Cached != wantCached {
+					t.Errorf("request %d (%v): Cached = %v, want %v", i, v.Scope, got.Cached, wantCached)
+				}
+				want, have := *fresh, *got
+				want.Cached, have.Cached = false, false
+				if !reflect.DeepEqual(want, have) {
+					t.Errorf("request %d (%v):\nfresh  %+v %+v\ncached %+v %+v", i, v.Scope, want, want.Decision, have, have.Decision)
+				}
+			}
+		})
 	}
 }
 

@@ -21,10 +21,23 @@ type credential struct {
 	notAfter time.Time
 }
 
+// Principal is who an id and secret authenticate: a client or, for
+// introspection, a resource server. Exactly one of the two is set.
+type Principal struct {
+	Client *model.Client
+	Server *model.Server
+}
+
+type entry struct {
+	who   Principal
+	creds []credential
+}
+
 // Index holds the parsed secrets of every client and server of one
-// configuration. It is immutable once built.
+// configuration, with the declaration each belongs to, so authenticating
+// needs no other lookup. It is immutable once built.
 type Index struct {
-	byID  map[string][]credential
+	byID  map[string]entry
 	dummy *secret.Hash
 	cache *Cache
 }
@@ -33,8 +46,8 @@ type Index struct {
 // load, so an error here means the configuration was built around
 // validation; it is returned rather than ignored.
 func NewIndex(clients []*model.Client, servers []*model.Server, cache *Cache) (*Index, error) {
-	idx := &Index{byID: make(map[string][]credential, len(clients)+len(servers)), cache: cache}
-	add := func(id string, secrets []model.Secret) error {
+	idx := &Index{byID: make(map[string]entry, len(clients)+len(servers)), cache: cache}
+	add := func(id string, who Principal, secrets []model.Secret) error {
 		creds := make([]credential, 0, len(secrets))
 		for _, s := range secrets {
 			h, err := secret.Parse(s.Hash)
@@ -43,17 +56,17 @@ func NewIndex(clients []*model.Client, servers []*model.Server, cache *Cache) (*
 			}
 			creds = append(creds, credential{hash: h, notAfter: s.NotAfter})
 		}
-		idx.byID[id] = creds
+		idx.byID[id] = entry{who: who, creds: creds}
 		return nil
 	}
 	for _, c := range clients {
-		if err := add(c.ID, c.Secrets); err != nil {
+		if err := add(c.ID, Principal{Client: c}, c.Secrets); err != nil {
 			return nil, err
 		}
 	}
 	for _, s := range servers {
 		if len(s.Secrets) > 0 {
-			if err := add(s.ID, s.Secrets); err != nil {
+			if err := add(s.ID, Principal{Server: s}, s.Secrets); err != nil {
 				return nil, err
 			}
 		}
@@ -66,25 +79,28 @@ func NewIndex(clients []*model.Client, servers []*model.Server, cache *Cache) (*
 	return idx, nil
 }
 
-// Verify reports whether presented is a currently valid secret of id. An
-// unknown id, an expired secret and a wrong secret all return false after
-// comparable work.
-func (idx *Index) Verify(id, presented string, now time.Time) bool {
-	creds, known := idx.byID[id]
-	if !known || len(creds) == 0 {
+// Authenticate returns who id is when presented is one of its currently
+// valid secrets. An unknown id, an expired secret and a wrong secret all
+// fail after comparable work.
+func (idx *Index) Authenticate(id, presented string, now time.Time) (Principal, bool) {
+	e, known := idx.byID[id]
+	if !known || len(e.creds) == 0 {
 		idx.dummy.Verify(presented)
-		return false
+		return Principal{}, false
 	}
 	ok := false
 	// Check every secret, even after a match, so the time taken does not
 	// tell which of several overlapping secrets matched.
-	for _, c := range creds {
+	for _, c := range e.creds {
 		valid := c.notAfter.IsZero() || now.Before(c.notAfter)
 		if idx.verifyOne(c.hash, presented) && valid {
 			ok = true
 		}
 	}
-	return ok
+	if !ok {
+		return Principal{}, false
+	}
+	return e.who, true
 }
 
 func (idx *Index) verifyOne(h *secret.Hash, presented string) bool {

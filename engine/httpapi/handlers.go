@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/tollgate-dev/tollgate/engine/authz"
 	"github.com/tollgate-dev/tollgate/engine/model"
@@ -24,9 +25,15 @@ func handleToken(s *server) http.Handler {
 			return
 		}
 		noStore(w)
-		writeJSON(w, http.StatusOK, tok)
+		buf := bodyPool.Get().(*[]byte)
+		writeBody(w, http.StatusOK, tok.AppendJSON((*buf)[:0]))
+		bodyPool.Put(buf)
 	})
 }
+
+// bodyPool recycles token response buffers: a response is a JWT and a few
+// fields, under a kilobyte.
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 func decodeTokenRequest(w http.ResponseWriter, r *http.Request) (*authz.TokenRequest, error) {
 	p, err := decodeBody(w, r)

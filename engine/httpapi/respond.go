@@ -12,8 +12,9 @@ import (
 // noStore marks a response that carries or concerns credentials
 // (RFC 6749 §5.1).
 func noStore(w http.ResponseWriter) {
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
+	h := w.Header()
+	h["Cache-Control"] = valueNoStore
+	h["Pragma"] = valueNoCache
 }
 
 // writeJSON encodes v as the response body.
@@ -26,9 +27,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	writeBody(w, status, body)
 }
 
+// writeBody writes a JSON body with a final newline; body is not kept.
 func writeBody(w http.ResponseWriter, status int, body []byte) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)+1))
+	h := w.Header()
+	h["Content-Type"] = valueJSONType
+	h["Content-Length"] = []string{strconv.Itoa(len(body) + 1)}
 	w.WriteHeader(status)
 	_, _ = w.Write(append(body, '\n'))
 }

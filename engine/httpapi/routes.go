@@ -7,16 +7,18 @@ import (
 )
 
 // addRoutes is the whole HTTP API surface (SPEC §5) on one screen.
+// Each route is instrumented under its path.
 func addRoutes(r *mux.Router, s *server) {
-	r.Handle("/oauth2/token", allow(handleToken(s), http.MethodPost))
-	r.Handle("/oauth2/introspect", allow(handleIntrospect(s), http.MethodPost))
-	r.Handle("/oauth2/revoke", allow(handleRevoke(s), http.MethodPost))
-	r.Handle("/oauth2/userinfo", allow(handleUserInfo(s), http.MethodGet, http.MethodPost))
-	r.Handle("/.well-known/jwks.json", allow(handleJWKS(s), http.MethodGet))
-	r.Handle("/.well-known/oauth-authorization-server", allow(handleMetadata(s), http.MethodGet))
-	r.Handle("/.well-known/openid-configuration", allow(handleMetadata(s), http.MethodGet))
-	r.Handle("/healthz", allow(handleHealthz(), http.MethodGet))
-	r.Handle("/readyz", allow(handleReadyz(s), http.MethodGet))
-	r.Handle("/metrics", allow(s.metricsHandler, http.MethodGet))
-	r.NotFoundHandler = handleNotFound()
+	handle := func(path string, h http.Handler) { r.Handle(path, s.instrument(path, h)) }
+	handle("/oauth2/token", allow(handleToken(s), http.MethodPost))
+	handle("/oauth2/introspect", allow(handleIntrospect(s), http.MethodPost))
+	handle("/oauth2/revoke", allow(handleRevoke(s), http.MethodPost))
+	handle("/oauth2/userinfo", allow(handleUserInfo(s), http.MethodGet, http.MethodPost))
+	handle("/.well-known/jwks.json", allow(handleJWKS(s), http.MethodGet))
+	handle("/.well-known/oauth-authorization-server", allow(handleMetadata(s), http.MethodGet))
+	handle("/.well-known/openid-configuration", allow(handleMetadata(s), http.MethodGet))
+	handle("/healthz", allow(handleHealthz(), http.MethodGet))
+	handle("/readyz", allow(handleReadyz(s), http.MethodGet))
+	handle("/metrics", allow(s.metricsHandler, http.MethodGet))
+	r.NotFoundHandler = s.instrument("other", handleNotFound())
 }

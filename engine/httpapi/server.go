@@ -33,12 +33,16 @@ type server struct {
 	svc            *authz.Service
 	ready          func() bool
 	metricsHandler http.Handler
+	instrument     func(endpoint string, h http.Handler) http.Handler
 	metadata       atomic.Pointer[metadataDoc]
 }
 
 // NewServer returns the HTTP handler for svc.
 func NewServer(svc *authz.Service, opts Options) http.Handler {
-	s := &server{svc: svc, ready: opts.Ready, metricsHandler: opts.Metrics}
+	s := &server{svc: svc, ready: opts.Ready, metricsHandler: opts.Metrics, instrument: opts.Instrument}
+	if s.instrument == nil {
+		s.instrument = func(_ string, h http.Handler) http.Handler { return h }
+	}
 	if s.ready == nil {
 		s.ready = func() bool { return true }
 	}
@@ -47,31 +51,31 @@ func NewServer(svc *authz.Service, opts Options) http.Handler {
 	}
 	r := mux.NewRouter()
 	addRoutes(r, s)
-	if opts.Instrument != nil {
-		r.Use(func(next http.Handler) http.Handler {
-			return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-				name := "other"
-				if route := mux.CurrentRoute(req); route != nil {
-					if tpl, err := route.GetPathTemplate(); err == nil {
-						name = tpl
-					}
-				}
-				opts.Instrument(name, next).ServeHTTP(w, req)
-			})
-		})
-	}
 	return secureHeaders(r)
 }
+
+// Header values every response of a kind carries, built once. net/http
+// never modifies a value slice in place (Set replaces it, Add appends to a
+// full slice and so copies), so responses can share them.
+var (
+	valueNosniff  = []string{"nosniff"}
+	valueDeny     = []string{"DENY"}
+	valueCSP      = []string{"default-src 'none'; frame-ancestors 'none'"}
+	valueNoRef    = []string{"no-referrer"}
+	valueNoStore  = []string{"no-store"}
+	valueNoCache  = []string{"no-cache"}
+	valueJSONType = []string{"application/json"}
+)
 
 // secureHeaders sets headers every response carries: nothing here is meant
 // for a browser to sniff, frame or cache by accident.
 func secureHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-		h.Set("Referrer-Policy", "no-referrer")
+		h["X-Content-Type-Options"] = valueNosniff
+		h["X-Frame-Options"] = valueDeny
+		h["Content-Security-Policy"] = valueCSP
+		h["Referrer-Policy"] = valueNoRef
 		next.ServeHTTP(w, r)
 	})
 }

@@ -27,6 +27,11 @@ type Metrics struct {
 	reloads         *prometheus.CounterVec
 	lastReload      prometheus.Gauge
 	snapshotSize    *prometheus.GaugeVec
+
+	// Children of the hot path, resolved once: a label lookup hashes
+	// every label value on every call.
+	authSuccess, authFailure prometheus.Observer
+	decideCached, decideRun  prometheus.Observer
 }
 
 // Fine buckets: a token request takes tens to hundreds of microseconds.
@@ -66,6 +71,8 @@ func New() *Metrics {
 	m.Registry.MustRegister(m.requests, m.requestDuration, m.authDuration, m.decideDuration, m.signDuration,
 		m.tokensIssued, m.reloads, m.lastReload, m.snapshotSize,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.authSuccess, m.authFailure = m.authDuration.WithLabelValues("success"), m.authDuration.WithLabelValues("failure")
+	m.decideCached, m.decideRun = m.decideDuration.WithLabelValues("true"), m.decideDuration.WithLabelValues("false")
 	return m
 }
 
@@ -76,16 +83,20 @@ func (m *Metrics) Handler() http.Handler {
 
 // ClientAuthenticated implements authz.Observer.
 func (m *Metrics) ClientAuthenticated(d time.Duration, ok bool) {
-	result := "failure"
 	if ok {
-		result = "success"
+		m.authSuccess.Observe(d.Seconds())
+		return
 	}
-	m.authDuration.WithLabelValues(result).Observe(d.Seconds())
+	m.authFailure.Observe(d.Seconds())
 }
 
 // Decided implements authz.Observer.
 func (m *Metrics) Decided(d time.Duration, cached bool) {
-	m.decideDuration.WithLabelValues(strconv.FormatBool(cached)).Observe(d.Seconds())
+	if cached {
+		m.decideCached.Observe(d.Seconds())
+		return
+	}
+	m.decideRun.Observe(d.Seconds())
 }
 
 // Signed implements authz.Observer.
@@ -117,11 +128,16 @@ func (m *Metrics) Reloaded(ok bool, sizes map[string]int) {
 // SetErrorCode, so the code never travels in a header.
 func (m *Metrics) Instrument(endpoint string, next http.Handler) http.Handler {
 	duration := m.requestDuration.WithLabelValues(endpoint)
+	ok := m.requests.WithLabelValues(endpoint, "200", "")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
 		duration.Observe(time.Since(start).Seconds())
+		if rec.status == http.StatusOK && rec.errorCode == "" {
+			ok.Inc()
+			return
+		}
 		m.requests.WithLabelValues(endpoint, strconv.Itoa(rec.status), rec.errorCode).Inc()
 	})
 }
