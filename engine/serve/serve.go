@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -100,6 +101,7 @@ func New(ctx context.Context, cfg Config, stderr io.Writer) (*Server, error) {
 	if cfg.Bundle != "" {
 		s.log.Info("serving a bundle", "bundle", cfg.Bundle, "revision", revision)
 	}
+	returnLoadGarbage()
 	keys, err := s.loadKeys(snap.Settings.SigningAlg)
 	if err != nil {
 		return nil, err
@@ -110,6 +112,7 @@ func New(ctx context.Context, cfg Config, stderr io.Writer) (*Server, error) {
 	}
 	if cfg.TLSCert != "" || cfg.TLSKey != "" {
 		if s.tls, err = newTLSState(cfg); err != nil {
+			s.close()
 			return nil, err
 		}
 	}
@@ -165,16 +168,22 @@ func (s *Server) loadKeys(alg string) (*token.KeySet, error) {
 	return keys, nil
 }
 
+// openAudit opens the audit log, buffered so that concurrent requests
+// share write system calls. Serve closes it (writing its last lines)
+// before the file.
 func (s *Server) openAudit(stderr io.Writer) (*audit.Logger, error) {
 	if s.cfg.AuditLog == "" {
-		return audit.New(stderr), nil
+		l := audit.NewBuffered(stderr)
+		s.closers = append(s.closers, l)
+		return l, nil
 	}
 	f, err := os.OpenFile(s.cfg.AuditLog, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening audit log: %w", err)
 	}
-	s.closers = append(s.closers, f)
-	return audit.New(f), nil
+	l := audit.NewBuffered(f)
+	s.closers = append(s.closers, l, f)
+	return l, nil
 }
 
 // Handler returns the HTTP handler, for in-process tests and benchmarks.
@@ -244,13 +253,28 @@ func (s *Server) Serve(ctx context.Context) error {
 		err = s.http.Shutdown(shutdownCtx)
 		cancel()
 	}
-	for _, c := range s.closers {
-		_ = c.Close()
-	}
+	s.close()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
 	return err
+}
+
+// returnLoadGarbage hands the memory a load used and dropped back to the
+// operating system at once. Parsing HCL allocates several times the size
+// of the snapshot it yields (10,000 clients: ~500 MB allocated for ~50 MB
+// kept); left to the runtime's background scavenger, the process would keep
+// that footprint for minutes after each (re)load. Loads are rare, so the
+// forced collection costs nothing that matters.
+func returnLoadGarbage() { debug.FreeOSMemory() }
+
+// close releases what New opened: the audit log first, so its last lines
+// reach the file before the file closes.
+func (s *Server) close() {
+	for _, c := range s.closers {
+		_ = c.Close()
+	}
+	s.closers = nil
 }
 
 // Reload builds a whole new snapshot from the sources and swaps it in. On
@@ -270,6 +294,7 @@ func (s *Server) Reload(ctx context.Context) error {
 		return err
 	}
 	s.svc.Swap(snap)
+	returnLoadGarbage()
 	c := snap.Store.Counts()
 	attrs := []any{"clients", c.Clients, "servers", c.Servers, "accounts", c.Accounts, "groups", c.Groups, "took", time.Since(start).Round(time.Millisecond)}
 	if s.cfg.Bundle != "" {
