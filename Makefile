@@ -50,9 +50,18 @@ check: build
 
 bench: bench-go bench-load
 
+# Go benchmarks of every stage (parse, authenticate, build input, decide,
+# mint, the whole request in-process, load): BENCH_COUNT runs each, summed up
+# by benchstat; the raw file is kept to compare against a later run with
+# `go tool benchstat old.txt bench/out/go.txt`.
+BENCH_COUNT ?= 3
 bench-go:
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./engine/...
+	@mkdir -p bench/out
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./engine/... | tee bench/out/go.txt
+	$(GO) tool benchstat bench/out/go.txt
 
+# Loopback load with wrk (installed from Debian if missing) against
+# tollgate and the bare baseline handler, then 10,000 clients.
 bench-load: build
 	$(GO) run ./bench/load
 

@@ -1,0 +1,133 @@
+package clientauth
+
+import (
+	"testing"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/engine/model"
+	"github.com/tollgate-dev/tollgate/engine/secret"
+)
+
+var now = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+func testIndex(t testing.TB) (*Index, *Cache) {
+	t.Helper()
+	argon, err := secret.Argon2idHash("a person's passphrase")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clients := []*model.Client{
+		{ID: "fast", Secrets: []model.Secret{{Hash: secret.SHA256Hash("fast-secret")}}},
+		{ID: "rotating", Secrets: []model.Secret{
+			{Hash: secret.SHA256Hash("old-secret"), NotAfter: now.Add(-time.Hour)},
+			{Hash: secret.SHA256Hash("new-secret")},
+		}},
+		{ID: "person", Secrets: []model.Secret{{Hash: argon}}},
+	}
+	servers := []*model.Server{
+		{ID: "api", Secrets: []model.Secret{{Hash: secret.SHA256Hash("api-secret")}}},
+		{ID: "no-secret"},
+	}
+	cache := NewCache(10)
+	idx, err := NewIndex(clients, servers, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return idx, cache
+}
+
+func TestAuthenticate(t *testing.T) {
+	idx, _ := testIndex(t)
+	tests := []struct {
+		name, id, secret string
+		wantClient       string
+		wantServer       string
+	}{
+		{name: "client with its secret", id: "fast", secret: "fast-secret", wantClient: "fast"},
+		{name: "wrong secret", id: "fast", secret: "fast-secreT"},
+		{name: "empty secret", id: "fast", secret: ""},
+		{name: "unknown id", id: "nobody", secret: "fast-secret"},
+		{name: "another client's secret", id: "rotating", secret: "fast-secret"},
+		{name: "new secret during rotation", id: "rotating", secret: "new-secret", wantClient: "rotating"},
+		{name: "secret past its not_after", id: "rotating", secret: "old-secret"},
+		{name: "argon2id secret", id: "person", secret: "a person's passphrase", wantClient: "person"},
+		{name: "wrong argon2id secret", id: "person", secret: "a person's passphrasE"},
+		{name: "server with its secret", id: "api", secret: "api-secret", wantServer: "api"},
+		{name: "server without a secret", id: "no-secret", secret: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			who, ok := idx.Authenticate(tt.id, tt.secret, now)
+			if want := tt.wantClient != "" || tt.wantServer != ""; ok != want {
+				t.Fatalf("ok = %v, want %v", ok, want)
+			}
+			if !ok {
+				if who.Client != nil || who.Server != nil {
+					t.Errorf("a failed authentication returned %+v", who)
+				}
+				return
+			}
+			if (who.Client == nil) == (who.Server == nil) {
+				t.Fatalf("principal %+v: want exactly one of client and server", who)
+			}
+			if who.Client != nil && who.Client.ID != tt.wantClient || who.Server != nil && who.Server.ID != tt.wantServer {
+				t.Errorf("principal %+v, want client %q server %q", who, tt.wantClient, tt.wantServer)
+			}
+		})
+	}
+}
+
+// TestKDFCacheKeepsOnlySuccesses: a right argon2id secret is remembered
+// (by an HMAC, never the secret), a wrong one never is, so wrong guesses
+// always pay the full derivation.
+func TestKDFCacheKeepsOnlySuccesses(t *testing.T) {
+	idx, cache := testIndex(t)
+	h := idx.byID["person"].creds[0].hash
+	right, wrong := cache.key(h, "a person's passphrase"), cache.key(h, "guess")
+	for range 2 {
+		idx.Authenticate("person", "guess", now)
+	}
+	if cache.has(wrong) || len(cache.entries) != 0 {
+		t.Fatal("a wrong secret was cached")
+	}
+	idx.Authenticate("person", "a person's passphrase", now)
+	if !cache.has(right) {
+		t.Fatal("a verified secret was not cached")
+	}
+	for k := range cache.entries {
+		if string(k[:]) == "a person's passphrase" {
+			t.Fatal("the cache holds the secret")
+		}
+	}
+}
+
+func TestKDFCacheIsBounded(t *testing.T) {
+	c := NewCache(3)
+	h, _ := secret.Parse(secret.SHA256Hash("x"))
+	for i := range 10 {
+		c.add(c.key(h, string(rune('a'+i))))
+		if len(c.entries) > 3 {
+			t.Fatalf("%d entries, max 3", len(c.entries))
+		}
+	}
+}
+
+// BenchmarkAuthenticate is the "authenticate" stage: a generated secret
+// (sha256, constant-time compare), a person's secret once its argon2id
+// verification is cached, and an unknown id (which checks a dummy hash).
+func BenchmarkAuthenticate(b *testing.B) {
+	idx, _ := testIndex(b)
+	for _, bc := range []struct{ name, id, secret string }{
+		{"sha256", "fast", "fast-secret"},
+		{"argon2id-cached", "person", "a person's passphrase"},
+		{"unknown-id", "nobody", "fast-secret"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			idx.Authenticate(bc.id, bc.secret, now)
+			b.ReportAllocs()
+			for b.Loop() {
+				idx.Authenticate(bc.id, bc.secret, now)
+			}
+		})
+	}
+}

@@ -1,0 +1,110 @@
+package httpapi
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/tollgate-dev/tollgate/engine/oauth"
+)
+
+func tokenRequest(contentType, body, authorization string) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(body))
+	if contentType != "" {
+		r.Header.Set("Content-Type", contentType)
+	}
+	if authorization != "" {
+		r.Header.Set("Authorization", authorization)
+	}
+	return r
+}
+
+const (
+	form = formType
+	// basicC1 is "Client1:s%3Acret" (RFC 6749 §2.3.1 form-encoding).
+	basicC1 = "Basic Q2xpZW50MTpzJTNBY3JldA=="
+)
+
+func TestDecodeTokenRequest(t *testing.T) {
+	tests := []struct {
+		name              string
+		contentType, body string
+		authorization     string
+		wantErr           string // OAuth error code
+		wantID, wantSec   string
+		wantAudience      []string
+		wantScope         string
+	}{
+		{name: "form with basic", contentType: form, body: "grant_type=client_credentials&scope=a+b", authorization: basicC1,
+			wantID: "Client1", wantSec: "s:cret", wantScope: "a b"},
+		{name: "form with secret in body", contentType: form, body: "grant_type=client_credentials&client_id=x&client_secret=y&audience=A&audience=B",
+			wantID: "x", wantSec: "y", wantAudience: []string{"A", "B"}},
+		{name: "json like auth0", contentType: "application/json", body: `{"grant_type":"client_credentials","client_id":"x","client_secret":"y","audience":"https://api"}`,
+			wantID: "x", wantSec: "y", wantAudience: []string{"https://api"}},
+		{name: "json with charset", contentType: "application/json; charset=utf-8", body: `{"grant_type":"client_credentials","audience":["a","b"]}`, authorization: basicC1,
+			wantID: "Client1", wantSec: "s:cret", wantAudience: []string{"a", "b"}},
+		{name: "repeated grant_type", contentType: form, body: "grant_type=client_credentials&grant_type=client_credentials", authorization: basicC1, wantErr: oauth.InvalidRequest},
+		{name: "repeated scope", contentType: form, body: "grant_type=client_credentials&scope=a&scope=b", authorization: basicC1, wantErr: oauth.InvalidRequest},
+		{name: "two auth methods", contentType: form, body: "grant_type=client_credentials&client_secret=y", authorization: basicC1, wantErr: oauth.InvalidRequest},
+		{name: "client_id disagrees with basic", contentType: form, body: "grant_type=client_credentials&client_id=other", authorization: basicC1, wantErr: oauth.InvalidRequest},
+		{name: "unsupported content type", contentType: "text/plain", body: "grant_type=client_credentials", wantErr: oauth.InvalidRequest},
+		{name: "json not an object", contentType: "application/json", body: `["grant_type"]`, wantErr: oauth.InvalidRequest},
+		{name: "json number parameter", contentType: "application/json", body: `{"grant_type":1}`, wantErr: oauth.InvalidRequest},
+		{name: "malformed form", contentType: form, body: "grant_type=%zz", wantErr: oauth.InvalidRequest},
+		{name: "body over 64 KiB", contentType: form, body: "grant_type=client_credentials&scope=" + strings.Repeat("a", MaxBodyBytes), wantErr: oauth.InvalidRequest},
+		{name: "not basic", contentType: form, body: "grant_type=client_credentials", authorization: "Bearer x", wantErr: oauth.InvalidClient},
+		{name: "basic not base64", contentType: form, body: "grant_type=client_credentials", authorization: "Basic !!!", wantErr: oauth.InvalidClient},
+		{name: "client assertion", contentType: form, body: "grant_type=client_credentials&client_assertion=a.b.c", wantErr: oauth.InvalidClient},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := decodeTokenRequest(httptest.NewRecorder(), tokenRequest(tt.contentType, tt.body, tt.authorization))
+			if tt.wantErr != "" {
+				if err == nil || oauth.As(err).Code != tt.wantErr {
+					t.Fatalf("err = %v, want %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if req.Credentials.ID != tt.wantID || req.Credentials.Secret != tt.wantSec {
+				t.Errorf("credentials = %q/%q, want %q/%q", req.Credentials.ID, req.Credentials.Secret, tt.wantID, tt.wantSec)
+			}
+			if strings.Join(req.Audience, ",") != strings.Join(tt.wantAudience, ",") || req.Scope != tt.wantScope {
+				t.Errorf("audience %v scope %q, want %v %q", req.Audience, req.Scope, tt.wantAudience, tt.wantScope)
+			}
+		})
+	}
+}
+
+// FuzzDecodeTokenRequest: no body or header makes the decoder panic, and
+// every failure is an OAuth error a client can be told.
+func FuzzDecodeTokenRequest(f *testing.F) {
+	f.Add(form, "grant_type=client_credentials&scope=a", basicC1)
+	f.Add("application/json", `{"grant_type":"client_credentials","audience":["a"]}`, "")
+	f.Add("application/json", `{"a":{"b":[1,null]}}`, "Basic Og==")
+	f.Fuzz(func(t *testing.T, contentType, body, authorization string) {
+		r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(body))
+		r.Header["Content-Type"] = []string{contentType}
+		r.Header["Authorization"] = []string{authorization}
+		if _, err := decodeTokenRequest(httptest.NewRecorder(), r); err != nil {
+			if oe := oauth.As(err); oe.Code != oauth.InvalidRequest && oe.Code != oauth.InvalidClient {
+				t.Fatalf("error code %q for %q", oe.Code, body)
+			}
+		}
+	})
+}
+
+// BenchmarkDecodeTokenRequest is the "parse request" stage of a token
+// request: body, content type, parameters and HTTP Basic credentials.
+func BenchmarkDecodeTokenRequest(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		r := tokenRequest(form, "grant_type=client_credentials&scope=Server2", basicC1)
+		if _, err := decodeTokenRequest(nil, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
