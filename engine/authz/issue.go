@@ -9,6 +9,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/engine/audit"
 	"github.com/tollgate-dev/tollgate/engine/jsonstr"
+	"github.com/tollgate-dev/tollgate/engine/model"
 	"github.com/tollgate-dev/tollgate/engine/oauth"
 	"github.com/tollgate-dev/tollgate/engine/token"
 )
@@ -56,44 +57,54 @@ func (s *Service) Issue(ctx context.Context, req *TokenRequest) (*Token, error) 
 	start := time.Now()
 	snap := s.current.Load()
 	ev := &audit.Event{Event: "token", Client: req.Credentials.ID, RemoteAddr: req.RemoteAddr}
-	tok, err := s.issue(ctx, snap, req, ev)
+	tok, client, err := s.issue(ctx, snap, req, ev)
 	ev.Time, ev.Duration = start, time.Since(start)
+	var code string
 	if err != nil {
-		oe := oauth.As(err)
-		ev.Error = oe.Code
+		code = oauth.As(err).Code
+		ev.Error = code
 		if ev.Outcome == "" {
 			ev.Outcome = "error"
 		}
 	}
+	// Only an authenticated client's id becomes a metric label: ids
+	// anyone can send would let them grow the series without bound.
+	clientLabel := ""
+	if client != nil {
+		clientLabel = client.ID
+	}
+	s.observer.TokenRequested(clientLabel, code)
 	s.audit.Log(ev)
 	return tok, err
 }
 
-func (s *Service) issue(ctx context.Context, snap *Snapshot, req *TokenRequest, ev *audit.Event) (*Token, error) {
+// issue does the work of Issue; it also returns the client once it has
+// authenticated.
+func (s *Service) issue(ctx context.Context, snap *Snapshot, req *TokenRequest, ev *audit.Event) (*Token, *model.Client, error) {
 	switch req.GrantType {
 	case "":
-		return nil, oauth.New(oauth.InvalidRequest, "grant_type is required")
+		return nil, nil, oauth.New(oauth.InvalidRequest, "grant_type is required")
 	case GrantTypeClientCredentials:
 	default:
-		return nil, oauth.New(oauth.UnsupportedGrantType, "only grant_type=client_credentials is supported")
+		return nil, nil, oauth.New(oauth.UnsupportedGrantType, "only grant_type=client_credentials is supported")
 	}
 	scopes, err := parseScope(req.Scope)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := checkResources(req.Resource); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	who, err := s.authenticate(snap, req.Credentials, req.RemoteAddr, false)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	client := who.client
 	now := s.now()
 	if ok, retry := s.limiter.Allow(client.ID, client.RateLimit, now); !ok {
 		e := oauth.New(oauth.SlowDown, "rate limit of client %q exceeded", client.ID)
 		e.RetryAfter = retryAfterSeconds(retry)
-		return nil, e
+		return nil, client, e
 	}
 
 	evalReq := &EvalRequest{
@@ -107,13 +118,13 @@ func (s *Service) issue(ctx context.Context, snap *Snapshot, req *TokenRequest, 
 	eval, err := snap.decide(ctx, evalReq, client)
 	s.observer.Decided(time.Since(decideStart), eval != nil && eval.Cached)
 	if err != nil {
-		return nil, err
+		return nil, client, err
 	}
 	d := eval.Decision
 	ev.Reasons = d.Reasons
 	if !d.Allow {
 		ev.Outcome = "deny"
-		return nil, &oauth.Error{Code: d.Error, Description: d.ErrorDescription}
+		return nil, client, &oauth.Error{Code: d.Error, Description: d.ErrorDescription}
 	}
 
 	claims := &token.Claims{
@@ -135,7 +146,7 @@ func (s *Service) issue(ctx context.Context, snap *Snapshot, req *TokenRequest, 
 	jwt, err := s.keys.Mint(claims)
 	s.observer.Signed(time.Since(signStart))
 	if err != nil {
-		return nil, oauth.Internal(err)
+		return nil, client, oauth.Internal(err)
 	}
 	ev.Outcome, ev.Subject, ev.Audience, ev.Scope, ev.JTI = "allow", claims.Subject, d.Audience, d.Scope, claims.ID
 	s.observer.TokenIssued(client.ID, d.Audience)
@@ -145,7 +156,7 @@ func (s *Service) issue(ctx context.Context, snap *Snapshot, req *TokenRequest, 
 		ExpiresIn:   int64(eval.TTL / time.Second),
 		Scope:       claims.Scope,
 		Claims:      claims,
-	}, nil
+	}, client, nil
 }
 
 // parseScope splits the scope parameter and checks its characters

@@ -108,6 +108,9 @@ type Observer interface {
 	Decided(d time.Duration, cached bool)
 	Signed(d time.Duration)
 	TokenIssued(client string, audience []string)
+	// TokenRequested counts a token request's outcome: errorCode is empty
+	// on success, client is empty unless the client authenticated.
+	TokenRequested(client, errorCode string)
 }
 
 type nopObserver struct{}
@@ -116,3 +119,4 @@ func (nopObserver) ClientAuthenticated(time.Duration, bool) {}
 func (nopObserver) Decided(time.Duration, bool)             {}
 func (nopObserver) Signed(time.Duration)                    {}
 func (nopObserver) TokenIssued(string, []string)            {}
+func (nopObserver) TokenRequested(string, string)           {}

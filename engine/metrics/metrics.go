@@ -24,6 +24,7 @@ type Metrics struct {
 	decideDuration  *prometheus.HistogramVec
 	signDuration    prometheus.Histogram
 	tokensIssued    *prometheus.CounterVec
+	tokenRequests   *prometheus.CounterVec
 	reloads         *prometheus.CounterVec
 	lastReload      prometheus.Gauge
 	snapshotSize    *prometheus.GaugeVec
@@ -59,6 +60,10 @@ func New() *Metrics {
 	m.tokensIssued = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tollgate_tokens_issued_total", Help: "Access tokens issued, by client and audience.",
 	}, []string{"client", "audience"})
+	m.tokenRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tollgate_token_requests_total",
+		Help: "Token requests by authenticated client (empty when authentication failed) and OAuth error code (empty on success).",
+	}, []string{"client", "error"})
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tollgate_config_reloads_total", Help: "Configuration (re)loads by result (success, failure).",
 	}, []string{"result"})
@@ -69,7 +74,7 @@ func New() *Metrics {
 		Name: "tollgate_config_declarations", Help: "Declarations in the configuration being served, by kind.",
 	}, []string{"kind"})
 	m.Registry.MustRegister(m.requests, m.requestDuration, m.authDuration, m.decideDuration, m.signDuration,
-		m.tokensIssued, m.reloads, m.lastReload, m.snapshotSize,
+		m.tokensIssued, m.tokenRequests, m.reloads, m.lastReload, m.snapshotSize,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.authSuccess, m.authFailure = m.authDuration.WithLabelValues("success"), m.authDuration.WithLabelValues("failure")
 	m.decideCached, m.decideRun = m.decideDuration.WithLabelValues("true"), m.decideDuration.WithLabelValues("false")
@@ -107,6 +112,11 @@ func (m *Metrics) TokenIssued(client string, audience []string) {
 	for _, aud := range audience {
 		m.tokensIssued.WithLabelValues(client, aud).Inc()
 	}
+}
+
+// TokenRequested implements authz.Observer.
+func (m *Metrics) TokenRequested(client, errorCode string) {
+	m.tokenRequests.WithLabelValues(client, errorCode).Inc()
 }
 
 // Reloaded records a configuration load attempt and, on success, the

@@ -383,6 +383,8 @@ func TestMetricsExposition(t *testing.T) {
 		`tollgate_policy_evaluation_duration_seconds_count{cached=`,
 		`tollgate_token_signing_duration_seconds_count 1`,
 		`tollgate_tokens_issued_total{audience="client1",client="client1"} 1`,
+		`tollgate_token_requests_total{client="client1",error=""} 1`,
+		`tollgate_token_requests_total{client="",error="invalid_client"} 1`,
 		`tollgate_config_reloads_total{result="success"} 1`,
 		`tollgate_config_last_reload_success_timestamp_seconds`,
 		`tollgate_config_declarations{kind="clients"} 3`,
