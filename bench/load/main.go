@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,11 +28,12 @@ import (
 )
 
 func main() {
-	duration := flag.Duration("duration", 10*time.Second, "length of each wrk run")
+	duration := flag.Duration("duration", 5*time.Second, "length of each wrk run")
 	conns := flag.String("connections", "1,16,64", "connection counts to run")
+	rounds := flag.Int("rounds", 3, "runs per server and connection count, alternating servers; medians are reported")
 	bin := flag.String("tollgate", "bin/tollgate", "the tollgate binary")
 	flag.Parse()
-	if err := run(*bin, *duration, *conns); err != nil {
+	if err := run(*bin, *duration, *conns, *rounds); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -46,7 +48,7 @@ type result struct {
 	errors    int
 }
 
-func run(bin string, duration time.Duration, connList string) error {
+func run(bin string, duration time.Duration, connList string, rounds int) error {
 	if err := ensureWrk(); err != nil {
 		return err
 	}
@@ -75,73 +77,152 @@ func run(bin string, duration time.Duration, connList string) error {
 	}
 
 	fmt.Printf("machine: %d cores (GOMAXPROCS of the servers = all); wrk -t2, %s per run, loopback, load generator on the same cores\n", numCPU(), duration)
-	fmt.Println("workload: repeated identical requests, client_secret_basic, one audience, one scope, ES256")
-	fmt.Println()
+	fmt.Printf("workload: repeated identical requests, client_secret_basic, one audience, one scope, ES256; 1,000 clients\n")
+	fmt.Printf("each figure is the median of %d runs, the two servers taking turns, so that the machine's drift hits both alike\n\n", rounds)
 
 	base, err := startProc(baselineBin, "--addr", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	baseResults, baseRSS, err := drive(base, counts, duration, "bench-client", "bench-client-secret-0123456789abcdef0123456789abcdef", "")
-	base.stop()
-	if err != nil {
-		return err
-	}
-
+	defer base.stop()
 	tg, err := startProc(bin, "serve", "--config", cfgDir, "--policies", "policies", "--addr", "127.0.0.1:0",
 		"--audit-log", filepath.Join(work, "audit.log"), "--watch=false")
 	if err != nil {
 		return err
 	}
-	tgResults, tgRSS, err := drive(tg, counts, duration, "client-0001", benchSecret(1), "audience=server-001&scope=read")
-	tg.stop()
-	if err != nil {
-		return err
-	}
-
-	fmt.Printf("%-6s | %-28s | %-28s | %s\n", "conns", "baseline tok/s  p50  p99  cpu/tok", "tollgate tok/s  p50  p99  cpu/tok", "tollgate/baseline tok/s, cpu/tok, p99")
-	for i := range counts {
-		b, t := baseResults[i], tgResults[i]
-		fmt.Printf("%-6d | %8.0f %6s %6s %7s | %8.0f %6s %6s %7s | %.2f, %.2f, %.2f\n", b.conns,
-			b.rps, short(b.p50), short(b.p99), short(b.cpuPerTok),
-			t.rps, short(t.p50), short(t.p99), short(t.cpuPerTok),
-			t.rps/b.rps, float64(t.cpuPerTok)/float64(b.cpuPerTok), float64(t.p99)/float64(b.p99))
-		if b.errors+t.errors > 0 {
-			fmt.Printf("       non-2xx or socket errors: baseline %d, tollgate %d\n", b.errors, t.errors)
+	defer tg.stop()
+	baseLoad := load{p: base, id: "bench-client", secret: "bench-client-secret-0123456789abcdef0123456789abcdef"}
+	tgLoad := load{p: tg, id: "client-0001", secret: benchSecret(1), params: "audience=server-001&scope=read"}
+	// Warm up: caches, connection pools, the runtime's heap.
+	for _, l := range []load{baseLoad, tgLoad} {
+		if _, err := l.run(16, 2*time.Second); err != nil {
+			return err
 		}
 	}
-	fmt.Printf("peak RSS: baseline %d MiB, tollgate %d MiB (1,000 clients)\n\n", baseRSS>>10, tgRSS>>10)
+
+	fmt.Printf("%-6s | %-30s | %-30s | %s\n", "conns", "baseline tok/s   p50    p99 cpu/tok", "tollgate tok/s   p50    p99 cpu/tok", "tollgate/baseline: tok/s, cpu/tok, p99")
+	for _, c := range counts {
+		var b, t []result
+		for r := range rounds {
+			order := []*[]result{&b, &t}
+			loads := []load{baseLoad, tgLoad}
+			if r%2 == 1 {
+				order[0], order[1], loads[0], loads[1] = order[1], order[0], loads[1], loads[0]
+			}
+			for i, l := range loads {
+				res, err := l.run(c, duration)
+				if err != nil {
+					return err
+				}
+				*order[i] = append(*order[i], res)
+			}
+		}
+		bm, tm := median(b), median(t)
+		fmt.Printf("%-6d | %8.0f %7s %7s %7s | %8.0f %7s %7s %7s | %.2f, %.2f, %.2f\n", c,
+			bm.rps, short(bm.p50), short(bm.p99), short(bm.cpuPerTok),
+			tm.rps, short(tm.p50), short(tm.p99), short(tm.cpuPerTok),
+			tm.rps/bm.rps, float64(tm.cpuPerTok)/float64(bm.cpuPerTok), float64(tm.p99)/float64(bm.p99))
+		if bm.errors+tm.errors > 0 {
+			fmt.Printf("       non-2xx or socket errors: baseline %d, tollgate %d\n", bm.errors, tm.errors)
+		}
+	}
+	fmt.Printf("peak RSS: baseline %d MiB, tollgate %d MiB (1,000 clients)\n\n",
+		rssKiB(base.cmd.Process.Pid, "VmHWM")>>10, rssKiB(tg.cmd.Process.Pid, "VmHWM")>>10)
 
 	return bigConfig(bin, work, duration)
 }
 
-// bigConfig measures 10,000 clients: start-up load, RSS, reload time, and
-// throughput while reloads run.
+// median takes each figure's median over runs (errors are summed).
+func median(rs []result) result {
+	pick := func(f func(result) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = f(r)
+		}
+		sort.Float64s(v)
+		return v[len(v)/2]
+	}
+	out := result{conns: rs[0].conns}
+	out.rps = pick(func(r result) float64 { return r.rps })
+	out.p50 = time.Duration(pick(func(r result) float64 { return float64(r.p50) }))
+	out.p99 = time.Duration(pick(func(r result) float64 { return float64(r.p99) }))
+	out.cpuPerTok = time.Duration(pick(func(r result) float64 { return float64(r.cpuPerTok) }))
+	for _, r := range rs {
+		out.errors += r.errors
+	}
+	return out
+}
+
+// load is a token request to drive one server with.
+type load struct {
+	p                  *proc
+	id, secret, params string
+}
+
+// run drives the server with wrk and measures its CPU time per token.
+func (l load) run(conns int, duration time.Duration) (result, error) {
+	before := cpuTicks(l.p.cmd.Process.Pid)
+	r, err := wrk(l.p.url, conns, duration, l.id, l.secret, l.params)
+	if err != nil {
+		return r, err
+	}
+	ticks := cpuTicks(l.p.cmd.Process.Pid) - before
+	if total := r.rps * duration.Seconds(); total > 0 {
+		r.cpuPerTok = time.Duration(float64(ticks) * float64(time.Second) / clockTicks / total)
+	}
+	return r, nil
+}
+
+// bigConfig measures 10,000 clients: start-up load, memory, reload time,
+// and throughput while reloads run back to back. It runs the server twice:
+// as it comes, and with GOMEMLIMIT=140MiB (the README's advice for
+// holding memory down through reloads).
 func bigConfig(bin, work string, duration time.Duration) error {
 	cfgDir := filepath.Join(work, "config-10k")
 	if err := writeConfig(cfgDir, 10000, 100); err != nil {
 		return err
 	}
+	for _, memLimit := range []string{"", "140MiB"} {
+		if err := bigRun(bin, work, cfgDir, memLimit, duration); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func bigRun(bin, work, cfgDir, memLimit string, duration time.Duration) error {
+	label := "10,000 clients"
+	var env []string
+	if memLimit != "" {
+		label += ", GOMEMLIMIT=" + memLimit
+		env = append(env, "GOMEMLIMIT="+memLimit)
+	}
 	started := time.Now()
-	tg, err := startProc(bin, "serve", "--config", cfgDir, "--policies", "policies", "--addr", "127.0.0.1:0",
+	tg, err := startProcEnv(env, bin, "serve", "--config", cfgDir, "--policies", "policies", "--addr", "127.0.0.1:0",
 		"--audit-log", filepath.Join(work, "audit-10k.log"), "--watch=false")
 	if err != nil {
 		return err
 	}
 	defer tg.stop()
-	fmt.Printf("10,000 clients: start to listening %s, RSS %d MiB\n", time.Since(started).Round(time.Millisecond), rssKiB(tg.cmd.Process.Pid, "VmRSS")>>10)
+	pid := tg.cmd.Process.Pid
+	fmt.Printf("%s: start to listening %s, RSS %d MiB\n", label, time.Since(started).Round(time.Millisecond), rssKiB(pid, "VmRSS")>>10)
 
 	// Reload once, alone, and read how long it took from the log.
-	reloads := tg.watchLog(regexp.MustCompile(`configuration reloaded .*took=(\S+)`))
+	reloads := tg.watchLog(regexp.MustCompile(`configuration reloaded.*took=(\S+)`))
 	_ = tg.cmd.Process.Signal(syscall.SIGHUP)
 	select {
 	case took := <-reloads:
-		fmt.Printf("10,000 clients: reload took %s, RSS after %d MiB\n", took, rssKiB(tg.cmd.Process.Pid, "VmRSS")>>10)
+		fmt.Printf("%s: reload took %s, RSS after %d MiB, peak RSS %d MiB\n", label, took, rssKiB(pid, "VmRSS")>>10, rssKiB(pid, "VmHWM")>>10)
 	case <-time.After(30 * time.Second):
 		return fmt.Errorf("no reload logged within 30s")
 	}
+	if memLimit != "" {
+		return nil
+	}
 
-	// Throughput with and without a reload every second.
+	// Throughput quiet, then with reloads back to back (a SIGHUP every
+	// second; one reload takes about that long, so one core is busy
+	// reloading throughout).
 	quiet, err := wrk(tg.url, 16, duration, "client-0001", benchSecret(1), "audience=server-001&scope=read")
 	if err != nil {
 		return err
@@ -164,31 +245,14 @@ func bigConfig(bin, work string, duration time.Duration) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("10,000 clients, 16 conns: %.0f tok/s quiet, %.0f tok/s with a reload every second (%.2f), errors %d; peak RSS %d MiB\n",
-		quiet.rps, busy.rps, busy.rps/quiet.rps, busy.errors, rssKiB(tg.cmd.Process.Pid, "VmHWM")>>10)
+	n := 0
+	for len(reloads) > 0 {
+		<-reloads
+		n++
+	}
+	fmt.Printf("%s, 16 conns: %.0f tok/s quiet, %.0f tok/s during %d back-to-back reloads (%.2f), non-2xx or errors %d; peak RSS %d MiB\n",
+		label, quiet.rps, busy.rps, n, busy.rps/quiet.rps, busy.errors, rssKiB(pid, "VmHWM")>>10)
 	return nil
-}
-
-func drive(p *proc, counts []int, duration time.Duration, id, secret, params string) ([]result, int, error) {
-	// Warm up: caches, connection pools, the JIT-free Go runtime's heap.
-	if _, err := wrk(p.url, 16, 2*time.Second, id, secret, params); err != nil {
-		return nil, 0, err
-	}
-	var out []result
-	for _, c := range counts {
-		before := cpuTicks(p.cmd.Process.Pid)
-		r, err := wrk(p.url, c, duration, id, secret, params)
-		if err != nil {
-			return nil, 0, err
-		}
-		ticks := cpuTicks(p.cmd.Process.Pid) - before
-		total := r.rps * duration.Seconds()
-		if total > 0 {
-			r.cpuPerTok = time.Duration(float64(ticks) * float64(time.Second) / clockTicks / total)
-		}
-		out = append(out, r)
-	}
-	return out, rssKiB(p.cmd.Process.Pid, "VmHWM"), nil
 }
 
 func short(d time.Duration) string {
@@ -222,8 +286,12 @@ type proc struct {
 	lines chan string
 }
 
-func startProc(bin string, args ...string) (*proc, error) {
+func startProc(bin string, args ...string) (*proc, error) { return startProcEnv(nil, bin, args...) }
+
+// startProcEnv starts bin with extra environment variables.
+func startProcEnv(env []string, bin string, args ...string) (*proc, error) {
 	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err

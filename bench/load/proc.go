@@ -57,6 +57,7 @@ func benchSecret(i int) string {
 // writeConfig writes a realistic configuration: servers with scopes, every
 // client with a sha256 secret and access to a few servers, groups giving
 // more access, and one client in ten impersonating a service account.
+// Clients and their accounts go in files of 100, as teams keep them.
 func writeConfig(dir string, clients, servers int) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -78,18 +79,27 @@ func writeConfig(dir string, clients, servers int) error {
 		fmt.Fprintf(&b, "group \"group-%03d\" {\n  members = [%s]\n  access \"server-%03d\" { scopes = [\"read\", \"write\"] }\n}\n\n",
 			g, strings.Join(members, ", "), (g*5)%servers+1)
 	}
-	for c := 1; c <= clients; c++ {
-		id := fmt.Sprintf("client-%04d", c)
-		fmt.Fprintf(&b, "client %q {\n  name = \"Bench client %d\"\n  secret { hash = %q }\n", id, c, secret.SHA256Hash(benchSecret(c)))
-		fmt.Fprintf(&b, "  access \"server-001\" { scopes = [\"read\"] }\n")
-		fmt.Fprintf(&b, "  access \"server-%03d\" { scopes = [\"read\", \"write\"] }\n", c%(servers-1)+2)
-		if c%10 == 0 {
-			fmt.Fprintf(&b, "  impersonate = \"account-%04d\"\n", c/10)
+	if err := os.WriteFile(filepath.Join(dir, "servers.hcl"), []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	for first := 1; first <= clients; first += 100 {
+		b.Reset()
+		for c := first; c < first+100 && c <= clients; c++ {
+			id := fmt.Sprintf("client-%04d", c)
+			fmt.Fprintf(&b, "client %q {\n  name = \"Bench client %d\"\n  secret { hash = %q }\n", id, c, secret.SHA256Hash(benchSecret(c)))
+			fmt.Fprintf(&b, "  access \"server-001\" { scopes = [\"read\"] }\n")
+			fmt.Fprintf(&b, "  access \"server-%03d\" { scopes = [\"read\", \"write\"] }\n", c%(servers-1)+2)
+			if c%10 == 0 {
+				fmt.Fprintf(&b, "  impersonate = \"account-%04d\"\n", c/10)
+			}
+			b.WriteString("}\n\n")
+			if c%10 == 0 {
+				fmt.Fprintf(&b, "account \"account-%04d\" {\n  impersonators = [%q]\n  attributes = { team = \"team-%d\" }\n}\n\n", c/10, id, (c/10)%7)
+			}
 		}
-		b.WriteString("}\n\n")
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("clients-%05d.hcl", first)), []byte(b.String()), 0o644); err != nil {
+			return err
+		}
 	}
-	for a := 1; a <= clients/10; a++ {
-		fmt.Fprintf(&b, "account \"account-%04d\" {\n  impersonators = [\"client-%04d\"]\n  attributes = { team = \"team-%d\" }\n}\n\n", a, a*10, a%7)
-	}
-	return os.WriteFile(filepath.Join(dir, "bench.hcl"), []byte(b.String()), 0o644)
+	return nil
 }
