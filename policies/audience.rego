@@ -11,31 +11,32 @@ default self := false
 
 self if count(input.request.audience) == 0
 
-# A value names a server by its audience or by its id.
-names(value, server) if value == server.audience
-
-names(value, server) if value == server.id
-
 # The requested values that name no server: each one is invalid_target.
 unknown contains value if {
 	some value in input.request.audience
-	not named(value)
+	not named_id(value)
 }
 
-named(value) if {
-	some server in input.servers
-	names(value, server)
+# The server a value names: a server by its id, else a server by its
+# audience (ids and audiences never collide: checked at load).
+named_id(value) := value if input.servers[value]
+
+named_id(value) := id if {
+	not input.servers[value]
+	some id, server in input.servers
+	server.audience == value
 }
 
 # The ids of the servers named, in request order, each once (a server may be
 # named twice, by its id and by its audience).
 requested_ids := [id |
-	some i, id in named_ids
-	not id in array.slice(named_ids, 0, i)
+	some i, value in input.request.audience
+	id := named_id(value)
+	not named_before(id, i)
 ]
 
-named_ids := [id |
-	some value in input.request.audience
-	some id, server in input.servers
-	names(value, server)
-]
+named_before(id, i) if {
+	some j, value in input.request.audience
+	j < i
+	named_id(value) == id
+}
