@@ -196,33 +196,24 @@ const (
 )
 
 func requestKey(clientID string, req *EvalRequest) string {
-	var b strings.Builder
-	b.WriteByte(keyRaw)
-	b.WriteString(clientID)
-	b.WriteByte(sepMethod)
-	b.WriteString(req.AuthMethod)
-	for _, a := range req.Audience {
-		b.WriteByte(sepAudience)
-		b.WriteString(a)
-	}
-	for _, sc := range req.Scope {
-		b.WriteByte(sepScope)
-		b.WriteString(sc)
-	}
-	return b.String()
+	return cacheKey(keyRaw, clientID, req.AuthMethod, req.Audience, req.Scope)
 }
 
 func resolvedKey(r *resolved) string {
+	return cacheKey(keyCanonical, r.client.ID, r.authMethod, r.audience, r.scope)
+}
+
+func cacheKey(kind byte, clientID, authMethod string, audience, scope []string) string {
 	var b strings.Builder
-	b.WriteByte(keyCanonical)
-	b.WriteString(r.client.ID)
+	b.WriteByte(kind)
+	b.WriteString(clientID)
 	b.WriteByte(sepMethod)
-	b.WriteString(r.authMethod)
-	for _, a := range r.audience {
+	b.WriteString(authMethod)
+	for _, a := range audience {
 		b.WriteByte(sepAudience)
 		b.WriteString(a)
 	}
-	for _, sc := range r.scope {
+	for _, sc := range scope {
 		b.WriteByte(sepScope)
 		b.WriteString(sc)
 	}

@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -120,7 +117,7 @@ func (src Sources) configFiles() (map[string][]byte, error) {
 	if dir == "" {
 		dir = "config"
 	}
-	return readDir(dir, ".hcl")
+	return hclconf.ReadDir(dir)
 }
 
 func (src Sources) policy(ctx context.Context) (*policy.Policy, error) {
@@ -136,32 +133,4 @@ func (src Sources) policy(ctx context.Context) (*policy.Policy, error) {
 		}
 	}
 	return policy.Compile(ctx, files, src.Data)
-}
-
-// readDir reads the files of dir whose names end in ext, sorted by name.
-func readDir(dir, ext string) (map[string][]byte, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	names := make([]string, 0, len(entries))
-	for _, e := range entries {
-		if !e.IsDir() && strings.HasSuffix(e.Name(), ext) {
-			names = append(names, e.Name())
-		}
-	}
-	sort.Strings(names)
-	if len(names) == 0 {
-		return nil, fmt.Errorf("config: no %s files in %s", ext, dir)
-	}
-	files := make(map[string][]byte, len(names))
-	for _, name := range names {
-		path := filepath.Join(dir, name)
-		src, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("config: %w", err)
-		}
-		files[path] = src
-	}
-	return files, nil
 }

@@ -49,6 +49,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/util"
 
 	"github.com/tollgate-dev/tollgate/engine/authz"
+	"github.com/tollgate-dev/tollgate/engine/hclconf"
 	"github.com/tollgate-dev/tollgate/engine/policy"
 )
 
@@ -554,7 +555,7 @@ func sortedKeys[V any](m map[string]V) []string {
 // disk, so checking the result with authz.Check names the files to fix;
 // Write then stores the very bytes that were checked.
 func ReadDirs(configFolder, policiesFolder, dataPath string) (authz.Sources, error) {
-	config, err := readHCLDir(configFolder)
+	config, err := hclconf.ReadDir(configFolder)
 	if err != nil {
 		return authz.Sources{}, err
 	}
@@ -569,30 +570,6 @@ func ReadDirs(configFolder, policiesFolder, dataPath string) (authz.Sources, err
 		}
 	}
 	return src, nil
-}
-
-// readHCLDir reads the *.hcl files of dir as authz does for --config.
-func readHCLDir(dir string) (map[string][]byte, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	files := map[string][]byte{}
-	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".hcl") {
-			continue
-		}
-		file := filepath.Join(dir, e.Name())
-		body, err := os.ReadFile(file)
-		if err != nil {
-			return nil, fmt.Errorf("config: %w", err)
-		}
-		files[file] = body
-	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("config: no .hcl files in %s", dir)
-	}
-	return files, nil
 }
 
 // readData reads a JSON object for data.json. Numbers stay json.Number,

@@ -15,12 +15,12 @@ import (
 	"github.com/tollgate-dev/tollgate/engine/model"
 )
 
-// LoadDir reads every *.hcl file of dir (sorted by name), merges them and
-// validates the whole.
-func LoadDir(dir string) (*model.Config, hcl.Diagnostics) {
+// ReadDir reads every *.hcl file of dir, keyed by its path: the files a
+// configuration folder holds, for Load. A folder with none is an error.
+func ReadDir(dir string) (map[string][]byte, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read the config folder", Detail: err.Error()}}
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	files := map[string][]byte{}
 	for _, e := range entries {
@@ -30,9 +30,22 @@ func LoadDir(dir string) (*model.Config, hcl.Diagnostics) {
 		path := filepath.Join(dir, e.Name())
 		src, err := os.ReadFile(path)
 		if err != nil {
-			return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read a config file", Detail: err.Error()}}
+			return nil, fmt.Errorf("config: %w", err)
 		}
 		files[path] = src
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("config: no .hcl files in %s", dir)
+	}
+	return files, nil
+}
+
+// LoadDir reads every *.hcl file of dir, merges them and validates the
+// whole.
+func LoadDir(dir string) (*model.Config, hcl.Diagnostics) {
+	files, err := ReadDir(dir)
+	if err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read the config folder", Detail: err.Error()}}
 	}
 	return Load(files)
 }
