@@ -20,11 +20,12 @@ run: build
 	./$(BIN) serve --config config --policies policies --addr $(ADDR)
 
 # Everything CI runs: formatting and vet, the Rego tests, the Go tests
-# (unit, end-to-end over loopback, and the Node.js interop test).
+# (unit, end-to-end over loopback, and the Node.js interop test), with the
+# race detector: the server is concurrent everywhere that matters.
 test: lint policy-test interop-deps go-test
 
 go-test:
-	$(GO) test -count=1 ./...
+	$(GO) test -race -count=1 ./...
 
 policy-test:
 	$(OPA) fmt --fail --list policies/
