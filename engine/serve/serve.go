@@ -81,6 +81,9 @@ type Server struct {
 // New loads keys and the first snapshot. Any problem is returned as one
 // error: a server that cannot load its configuration does not start.
 func New(ctx context.Context, cfg Config, stderr io.Writer) (*Server, error) {
+	// The log and, without --audit-log, the audit lines share stderr: one
+	// lock keeps their writes whole and apart, whatever stderr is.
+	stderr = &lockedWriter{w: stderr}
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = 10 * time.Second
 	}
@@ -258,6 +261,18 @@ func (s *Server) Serve(ctx context.Context) error {
 		err = nil
 	}
 	return err
+}
+
+// lockedWriter serializes writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // returnLoadGarbage hands the memory a load used and dropped back to the
