@@ -4,7 +4,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/engine/model"
+	"github.com/tollgate-dev/tollgate/engine/clientauth"
 	"github.com/tollgate-dev/tollgate/engine/oauth"
 )
 
@@ -26,31 +26,18 @@ func errInvalidClient() *oauth.Error {
 	return oauth.New(oauth.InvalidClient, "client authentication failed")
 }
 
-// caller is an authenticated client or server.
-type caller struct {
-	client *model.Client // nil for a server
-	server *model.Server // nil for a client
-}
-
-func (c caller) id() string {
-	if c.client != nil {
-		return c.client.ID
-	}
-	return c.server.ID
-}
-
 // authenticate verifies creds against snap. allowServers lets resource
 // servers authenticate too (introspection). Failures are throttled per id
 // and per remote address before any secret is checked.
-func (s *Service) authenticate(snap *Snapshot, creds Credentials, remoteAddr string, allowServers bool) (caller, error) {
+func (s *Service) authenticate(snap *Snapshot, creds Credentials, remoteAddr string, allowServers bool) (clientauth.Principal, error) {
 	if creds.Method == "" || creds.ID == "" {
-		return caller{}, errInvalidClient()
+		return clientauth.Principal{}, errInvalidClient()
 	}
 	now := s.now()
 	if blocked, retry := s.throttle.Check(creds.ID, remoteAddr, now); blocked {
 		e := oauth.New(oauth.SlowDown, "too many failed authentication attempts; retry later")
 		e.RetryAfter = retryAfterSeconds(retry)
-		return caller{}, e
+		return clientauth.Principal{}, e
 	}
 	start := time.Now()
 	who, ok := snap.secrets.Authenticate(creds.ID, creds.Secret, now)
@@ -67,10 +54,10 @@ func (s *Service) authenticate(snap *Snapshot, creds Credentials, remoteAddr str
 	s.observer.ClientAuthenticated(time.Since(start), ok)
 	if !ok {
 		s.throttle.Failure(creds.ID, remoteAddr, now)
-		return caller{}, errInvalidClient()
+		return clientauth.Principal{}, errInvalidClient()
 	}
 	s.throttle.Success(creds.ID, remoteAddr)
-	return caller{client: who.Client, server: who.Server}, nil
+	return who, nil
 }
 
 func retryAfterSeconds(d time.Duration) int {

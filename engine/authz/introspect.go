@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/engine/audit"
+	"github.com/tollgate-dev/tollgate/engine/clientauth"
 	"github.com/tollgate-dev/tollgate/engine/oauth"
 	"github.com/tollgate-dev/tollgate/engine/token"
 )
@@ -70,7 +71,7 @@ func (s *Service) Introspect(ctx context.Context, req *TokenOpRequest) (*Introsp
 	}
 	claims, reason := s.activeClaims(snap, req.Token)
 	if claims != nil && !callerMayIntrospect(who, claims) {
-		claims, reason = nil, "caller "+who.id()+" is neither in the token's audience nor its client"
+		claims, reason = nil, "caller "+who.ID()+" is neither in the token's audience nor its client"
 	}
 	if claims == nil {
 		ev.Outcome, ev.Reasons = "inactive", []string{reason}
@@ -111,16 +112,16 @@ func (s *Service) activeClaims(snap *Snapshot, raw string) (*token.Claims, strin
 	return claims, ""
 }
 
-func callerMayIntrospect(who caller, claims *token.Claims) bool {
-	if who.client != nil && who.client.ID == claims.ClientID {
+func callerMayIntrospect(who clientauth.Principal, claims *token.Claims) bool {
+	if who.Client != nil && who.Client.ID == claims.ClientID {
 		return true
 	}
-	if who.server != nil {
-		return slices.Contains(claims.Audience, who.server.Audience)
+	if who.Server != nil {
+		return slices.Contains(claims.Audience, who.Server.Audience)
 	}
 	// A client may introspect a token whose audience is itself (the single
 	// application case) as well as its own tokens.
-	return who.client != nil && slices.Contains(claims.Audience, who.client.ID)
+	return who.Client != nil && slices.Contains(claims.Audience, who.Client.ID)
 }
 
 // Revoke answers RFC 7009: the token's own client may revoke it; an
@@ -153,7 +154,7 @@ func (s *Service) Revoke(ctx context.Context, req *TokenOpRequest) error {
 		return nil
 	}
 	ev.Subject, ev.Audience, ev.JTI = claims.Subject, claims.Audience, claims.ID
-	if claims.ClientID != who.client.ID {
+	if claims.ClientID != who.Client.ID {
 		// RFC 7009 §2.1: the server verifies the token was issued to the
 		// requesting client and refuses otherwise.
 		ev.Outcome, ev.Error = "deny", oauth.UnauthorizedClient

@@ -99,7 +99,7 @@ func (s *Service) issue(ctx context.Context, snap *Snapshot, req *TokenRequest, 
 	if err != nil {
 		return nil, nil, err
 	}
-	client := who.client
+	client := who.Client
 	now := s.now()
 	if ok, retry := s.limiter.Allow(client.ID, client.RateLimit, now); !ok {
 		e := oauth.New(oauth.SlowDown, "rate limit of client %q exceeded", client.ID)

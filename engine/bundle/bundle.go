@@ -33,9 +33,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -412,12 +414,12 @@ func namedFiles(src authz.Sources) (map[string][]byte, error) {
 		files[name] = body
 		return nil
 	}
-	for _, file := range sortedKeys(src.ConfigFiles) {
+	for _, file := range slices.Sorted(maps.Keys(src.ConfigFiles)) {
 		if err := add(configDir, file, src.ConfigFiles[file]); err != nil {
 			return nil, err
 		}
 	}
-	for _, file := range sortedKeys(src.PolicyFiles) {
+	for _, file := range slices.Sorted(maps.Keys(src.PolicyFiles)) {
 		if strings.HasSuffix(file, "_test.rego") {
 			continue
 		}
@@ -433,7 +435,7 @@ func namedFiles(src authz.Sources) (map[string][]byte, error) {
 // keys).
 func revisionOf(files map[string][]byte, canonicalData []byte) string {
 	h := sha256.New()
-	for _, name := range sortedKeys(files) {
+	for _, name := range slices.Sorted(maps.Keys(files)) {
 		body := files[name]
 		h.Write([]byte(name + "\x00" + strconv.Itoa(len(body)) + "\x00"))
 		h.Write(body)
@@ -453,7 +455,7 @@ func rootsAndModules(files map[string][]byte, data map[string]any) ([]string, []
 		rootSet[key] = true
 	}
 	var modules []opabundle.ModuleFile
-	for _, name := range sortedKeys(files) {
+	for _, name := range slices.Sorted(maps.Keys(files)) {
 		if !strings.HasPrefix(name, policiesDir+"/") {
 			continue
 		}
@@ -468,7 +470,7 @@ func rootsAndModules(files map[string][]byte, data map[string]any) ([]string, []
 		}
 		modules = append(modules, opabundle.ModuleFile{URL: "/" + name, Path: "/" + name, Raw: files[name], Parsed: m})
 	}
-	return sortedKeys(rootSet), modules, nil
+	return slices.Sorted(maps.Keys(rootSet)), modules, nil
 }
 
 // writeTarGz writes entries sorted by name with fixed metadata, each with
@@ -537,15 +539,6 @@ func WriteFile(path string, src authz.Sources) (revision string, err error) {
 		return "", fmt.Errorf("bundle: %w", err)
 	}
 	return revision, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // ReadDirs reads what `tollgate bundle build` packs: every *.hcl file of

@@ -28,6 +28,14 @@ type Principal struct {
 	Server *model.Server
 }
 
+// ID is the client_id or the server id.
+func (p Principal) ID() string {
+	if p.Client != nil {
+		return p.Client.ID
+	}
+	return p.Server.ID
+}
+
 type entry struct {
 	who   Principal
 	creds []credential

@@ -18,7 +18,8 @@ import (
 
 const formType = "application/x-www-form-urlencoded"
 
-// bodyBufPool recycles request body buffers.
+// bodyBufPool recycles the buffers that request and response bodies are
+// read and written in.
 var bodyBufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // params are a request body's parameters. Values are kept as sent; an

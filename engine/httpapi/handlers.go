@@ -1,10 +1,10 @@
 package httpapi
 
 import (
+	"bytes"
 	"net/http"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/tollgate-dev/tollgate/engine/authz"
 	"github.com/tollgate-dev/tollgate/engine/model"
@@ -25,15 +25,13 @@ func handleToken(s *server) http.Handler {
 			return
 		}
 		noStore(w)
-		buf := bodyPool.Get().(*[]byte)
-		writeBody(w, http.StatusOK, tok.AppendJSON((*buf)[:0]))
-		bodyPool.Put(buf)
+		buf := bodyBufPool.Get().(*bytes.Buffer)
+		buf.Reset()
+		buf.Grow(1024) // a JWT and a few fields
+		writeBody(w, http.StatusOK, tok.AppendJSON(buf.AvailableBuffer()))
+		bodyBufPool.Put(buf)
 	})
 }
-
-// bodyPool recycles token response buffers: a response is a JWT and a few
-// fields, under a kilobyte.
-var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 func decodeTokenRequest(w http.ResponseWriter, r *http.Request) (*authz.TokenRequest, error) {
 	p, err := decodeBody(w, r)

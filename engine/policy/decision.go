@@ -230,9 +230,3 @@ func ttlOf(v ast.Value) (int64, error) {
 	}
 	return int64(f), nil
 }
-
-// ValueOf converts a JSON-compatible Go value to the ast.Value input form.
-// Callers build constant parts once per snapshot and reuse them.
-func ValueOf(v any) (ast.Value, error) {
-	return ast.InterfaceToValue(v)
-}
