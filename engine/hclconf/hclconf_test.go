@@ -10,7 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/tollgate-dev/tollgate/engine/hclconf"
+	"github.com/tollgate-dev/tollgate/engine/model"
 	"github.com/tollgate-dev/tollgate/engine/secret"
 )
 
@@ -162,3 +165,71 @@ func benchmarkLoad(b *testing.B, n int) {
 
 func BenchmarkLoad100(b *testing.B)   { benchmarkLoad(b, 100) }
 func BenchmarkLoad10000(b *testing.B) { benchmarkLoad(b, 10000) }
+
+// TestCacheLoadsLikeAColdLoad: a load through a Cache that holds other
+// files, the same files, or some of them gives exactly what a load from
+// nothing gives: the same model and the same diagnostics, in order. The
+// fixtures go through one cache in turn, each twice (the second time every
+// file is reused), then the good one again.
+func TestCacheLoadsLikeAColdLoad(t *testing.T) {
+	dirs := []string{"testdata/hcl/good"}
+	broken, err := os.ReadDir("../../testdata/hcl/broken")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range broken {
+		dirs = append(dirs, "testdata/hcl/broken/"+d.Name())
+	}
+	dirs = append(dirs, "testdata/hcl/good")
+	cache := hclconf.NewCache()
+	for _, dir := range dirs {
+		files := readFixture(t, dir)
+		want := loadReport(t, files, hclconf.Load)
+		for round := range 2 {
+			if got := loadReport(t, files, cache.Load); got != want {
+				t.Errorf("%s, cached load %d:\n%s\nwant (cold load):\n%s", dir, round+1, got, want)
+			}
+		}
+	}
+}
+
+// TestCacheRevalidatesReusedFiles: a file reused from the cache is checked
+// against the others again, so a change elsewhere that breaks it is
+// reported at its own position; fixing it again loads.
+func TestCacheRevalidatesReusedFiles(t *testing.T) {
+	files := readFixture(t, "testdata/hcl/good")
+	const servers = "testdata/hcl/good/servers.hcl"
+	cache := hclconf.NewCache()
+	if _, diags := cache.Load(files); diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	good := files[servers]
+	files[servers] = bytes.Replace(good, []byte(`server "ledger-api"`), []byte(`server "ledger"`), 1)
+	got := loadReport(t, files, cache.Load)
+	if want := loadReport(t, files, hclconf.Load); got != want {
+		t.Fatalf("cached:\n%s\ncold:\n%s", got, want)
+	}
+	if !strings.Contains(got, "testdata/hcl/good/clients.hcl:") || !strings.Contains(got, `"ledger-api"`) {
+		t.Errorf("the unchanged clients.hcl should be reported for naming the removed server:\n%s", got)
+	}
+	files[servers] = good
+	if _, diags := cache.Load(files); diags.HasErrors() {
+		t.Fatal(diags)
+	}
+}
+
+// loadReport is what a load gives, as text: the model as JSON, or nothing,
+// and the diagnostics with snippets.
+func loadReport(t *testing.T, files map[string][]byte, load func(map[string][]byte) (*model.Config, hcl.Diagnostics)) string {
+	t.Helper()
+	cfg, diags := load(files)
+	var out bytes.Buffer
+	if err := hclconf.WriteDiagnostics(&out, diags, files, true); err != nil {
+		t.Fatal(err)
+	}
+	model, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.String() + string(model)
+}

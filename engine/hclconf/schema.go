@@ -5,10 +5,14 @@
 // hcl.Diagnostics, so each one names FILE:LINE:COL.
 package hclconf
 
-import "github.com/hashicorp/hcl/v2"
+import (
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
 
-// The file structs mirror the HCL. Attributes are kept as *hcl.Attribute
-// (nil when absent) so every value error points at the value itself. Each
+// The file structs mirror the HCL. Attributes are kept as *attribute
+// (nil when absent), with their range, so every value error points at the
+// value itself. Each
 // block has a schema below; hcl rejects any attribute or block a schema does
 // not name, so a typo is an error rather than a silently ignored line.
 //
@@ -33,10 +37,10 @@ var fileSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
 }}
 
 type settingsBlock struct {
-	Issuer          *hcl.Attribute
-	DefaultTokenTTL *hcl.Attribute
-	MaxTokenTTL     *hcl.Attribute
-	SigningAlg      *hcl.Attribute
+	Issuer          *attribute
+	DefaultTokenTTL *attribute
+	MaxTokenTTL     *attribute
+	SigningAlg      *attribute
 	DefRange        hcl.Range
 }
 
@@ -46,9 +50,9 @@ var settingsSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 
 type serverBlock struct {
 	ID       string
-	Audience *hcl.Attribute
-	Scopes   *hcl.Attribute
-	TokenTTL *hcl.Attribute
+	Audience *attribute
+	Scopes   *attribute
+	TokenTTL *attribute
 	Secrets  []*secretBlock
 	DefRange hcl.Range
 }
@@ -59,8 +63,8 @@ var serverSchema = &hcl.BodySchema{
 }
 
 type secretBlock struct {
-	Hash     *hcl.Attribute
-	NotAfter *hcl.Attribute
+	Hash     *attribute
+	NotAfter *attribute
 	DefRange hcl.Range
 }
 
@@ -68,7 +72,7 @@ var secretSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "has
 
 type accessBlock struct {
 	Server   string
-	Scopes   *hcl.Attribute
+	Scopes   *attribute
 	DefRange hcl.Range
 }
 
@@ -76,12 +80,12 @@ var accessSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "sco
 
 type clientBlock struct {
 	ID          string
-	Name        *hcl.Attribute
-	AuthMethod  *hcl.Attribute
-	TokenTTL    *hcl.Attribute
-	RateLimit   *hcl.Attribute
-	Impersonate *hcl.Attribute
-	Disabled    *hcl.Attribute
+	Name        *attribute
+	AuthMethod  *attribute
+	TokenTTL    *attribute
+	RateLimit   *attribute
+	Impersonate *attribute
+	Disabled    *attribute
 	Secrets     []*secretBlock
 	Access      []*accessBlock
 	DefRange    hcl.Range
@@ -96,9 +100,9 @@ var clientSchema = &hcl.BodySchema{
 
 type accountBlock struct {
 	ID            string
-	Impersonators *hcl.Attribute
-	Attributes    *hcl.Attribute
-	Disabled      *hcl.Attribute
+	Impersonators *attribute
+	Attributes    *attribute
+	Disabled      *attribute
 	DefRange      hcl.Range
 }
 
@@ -108,7 +112,7 @@ var accountSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 
 type groupBlock struct {
 	ID       string
-	Members  *hcl.Attribute
+	Members  *attribute
 	Access   []*accessBlock
 	DefRange hcl.Range
 }
@@ -128,22 +132,22 @@ func decodeFile(body hcl.Body) (*fileBody, hcl.Diagnostics) {
 		switch blk.Type {
 		case "settings":
 			out.Settings = append(out.Settings, &settingsBlock{
-				Issuer: c.Attributes["issuer"], DefaultTokenTTL: c.Attributes["default_token_ttl"],
-				MaxTokenTTL: c.Attributes["max_token_ttl"], SigningAlg: c.Attributes["signing_alg"], DefRange: blk.DefRange,
+				Issuer: attr(c.Attributes, "issuer"), DefaultTokenTTL: attr(c.Attributes, "default_token_ttl"),
+				MaxTokenTTL: attr(c.Attributes, "max_token_ttl"), SigningAlg: attr(c.Attributes, "signing_alg"), DefRange: blk.DefRange,
 			})
 		case "server":
 			srv := &serverBlock{
-				ID: blk.Labels[0], Audience: c.Attributes["audience"], Scopes: c.Attributes["scopes"],
-				TokenTTL: c.Attributes["token_ttl"], DefRange: blk.DefRange,
+				ID: blk.Labels[0], Audience: attr(c.Attributes, "audience"), Scopes: attr(c.Attributes, "scopes"),
+				TokenTTL: attr(c.Attributes, "token_ttl"), DefRange: blk.DefRange,
 			}
 			srv.Secrets, d = decodeSecrets(c.Blocks)
 			diags = append(diags, d...)
 			out.Servers = append(out.Servers, srv)
 		case "client":
 			cl := &clientBlock{
-				ID: blk.Labels[0], Name: c.Attributes["name"], AuthMethod: c.Attributes["auth_method"],
-				TokenTTL: c.Attributes["token_ttl"], RateLimit: c.Attributes["rate_limit"],
-				Impersonate: c.Attributes["impersonate"], Disabled: c.Attributes["disabled"], DefRange: blk.DefRange,
+				ID: blk.Labels[0], Name: attr(c.Attributes, "name"), AuthMethod: attr(c.Attributes, "auth_method"),
+				TokenTTL: attr(c.Attributes, "token_ttl"), RateLimit: attr(c.Attributes, "rate_limit"),
+				Impersonate: attr(c.Attributes, "impersonate"), Disabled: attr(c.Attributes, "disabled"), DefRange: blk.DefRange,
 			}
 			cl.Secrets, d = decodeSecrets(c.Blocks)
 			diags = append(diags, d...)
@@ -152,17 +156,45 @@ func decodeFile(body hcl.Body) (*fileBody, hcl.Diagnostics) {
 			out.Clients = append(out.Clients, cl)
 		case "account":
 			out.Accounts = append(out.Accounts, &accountBlock{
-				ID: blk.Labels[0], Impersonators: c.Attributes["impersonators"], Attributes: c.Attributes["attributes"],
-				Disabled: c.Attributes["disabled"], DefRange: blk.DefRange,
+				ID: blk.Labels[0], Impersonators: attr(c.Attributes, "impersonators"), Attributes: attr(c.Attributes, "attributes"),
+				Disabled: attr(c.Attributes, "disabled"), DefRange: blk.DefRange,
 			})
 		case "group":
-			g := &groupBlock{ID: blk.Labels[0], Members: c.Attributes["members"], DefRange: blk.DefRange}
+			g := &groupBlock{ID: blk.Labels[0], Members: attr(c.Attributes, "members"), DefRange: blk.DefRange}
 			g.Access, d = decodeAccess(c.Blocks)
 			diags = append(diags, d...)
 			out.Groups = append(out.Groups, g)
 		}
 	}
 	return out, diags
+}
+
+// attribute is an attribute as decoding leaves it: its value, evaluated
+// once, and where its expression is, for diagnostics. A parse cache holds
+// these rather than the syntax tree, which is several times larger.
+type attribute struct {
+	Name  string
+	Value cty.Value
+	// Diags are the problems evaluating it found; they are reported when
+	// validation reads the value, as they were when it evaluated it.
+	Diags hcl.Diagnostics
+	Range hcl.Range
+}
+
+// attr evaluates attrs[name], or returns nil when it is not set. Values
+// are literals: no variables or functions exist in a declaration, so a
+// nil evaluation context makes any reference an error at its position.
+func attr(attrs hcl.Attributes, name string) *attribute {
+	a := attrs[name]
+	if a == nil {
+		return nil
+	}
+	v, diags := a.Expr.Value(nil)
+	for _, d := range diags {
+		// They point into the syntax tree, which nothing reads from them.
+		d.Expression, d.EvalContext = nil, nil
+	}
+	return &attribute{Name: name, Value: v, Diags: diags, Range: a.Expr.Range()}
 }
 
 func schemaOf(blockType string) *hcl.BodySchema {
@@ -186,7 +218,7 @@ func decodeSecrets(blocks hcl.Blocks) ([]*secretBlock, hcl.Diagnostics) {
 	for _, blk := range blocks.OfType("secret") {
 		c, d := blk.Body.Content(secretSchema)
 		diags = append(diags, d...)
-		out = append(out, &secretBlock{Hash: c.Attributes["hash"], NotAfter: c.Attributes["not_after"], DefRange: blk.DefRange})
+		out = append(out, &secretBlock{Hash: attr(c.Attributes, "hash"), NotAfter: attr(c.Attributes, "not_after"), DefRange: blk.DefRange})
 	}
 	return out, diags
 }
@@ -197,7 +229,7 @@ func decodeAccess(blocks hcl.Blocks) ([]*accessBlock, hcl.Diagnostics) {
 	for _, blk := range blocks.OfType("access") {
 		c, d := blk.Body.Content(accessSchema)
 		diags = append(diags, d...)
-		out = append(out, &accessBlock{Server: blk.Labels[0], Scopes: c.Attributes["scopes"], DefRange: blk.DefRange})
+		out = append(out, &accessBlock{Server: blk.Labels[0], Scopes: attr(c.Attributes, "scopes"), DefRange: blk.DefRange})
 	}
 	return out, diags
 }

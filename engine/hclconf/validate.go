@@ -118,7 +118,7 @@ func (v *validator) settings(s *settingsBlock) {
 		if issuer, ok := stringValue(s.Issuer, v.diags); ok {
 			u, err := url.Parse(issuer)
 			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-				v.add(errorAt(s.Issuer.Expr.Range(), "Invalid issuer",
+				v.add(errorAt(s.Issuer.Range, "Invalid issuer",
 					fmt.Sprintf("issuer = %q must be an absolute http(s) URL with no query or fragment (RFC 8414 §2), like \"https://auth.example.com\".", issuer)))
 			} else {
 				st.Issuer = issuer
@@ -138,7 +138,7 @@ func (v *validator) settings(s *settingsBlock) {
 	if st.MaxTokenTTL < st.DefaultTokenTTL {
 		rng := s.DefRange
 		if s.MaxTokenTTL != nil {
-			rng = s.MaxTokenTTL.Expr.Range()
+			rng = s.MaxTokenTTL.Range
 		}
 		v.add(errorAt(rng, "max_token_ttl below default_token_ttl",
 			fmt.Sprintf("max_token_ttl (%s) must be at least default_token_ttl (%s).", st.MaxTokenTTL, st.DefaultTokenTTL)))
@@ -149,14 +149,14 @@ func (v *validator) settings(s *settingsBlock) {
 			case model.AlgES256, model.AlgEdDSA, model.AlgRS256, model.AlgPS256:
 				st.SigningAlg = alg
 			default:
-				v.add(errorAt(s.SigningAlg.Expr.Range(), "Unsupported signing_alg",
+				v.add(errorAt(s.SigningAlg.Range, "Unsupported signing_alg",
 					fmt.Sprintf("signing_alg = %q: want ES256, EdDSA, RS256 or PS256.", alg)))
 			}
 		}
 	}
 }
 
-func (v *validator) ttl(attr *hcl.Attribute) time.Duration {
+func (v *validator) ttl(attr *attribute) time.Duration {
 	if attr == nil {
 		return 0
 	}
@@ -165,7 +165,7 @@ func (v *validator) ttl(attr *hcl.Attribute) time.Duration {
 		return 0
 	}
 	if max := v.cfg.Settings.MaxTokenTTL; d > max {
-		v.add(errorAt(attr.Expr.Range(), "token_ttl above max_token_ttl",
+		v.add(errorAt(attr.Range, "token_ttl above max_token_ttl",
 			fmt.Sprintf("token_ttl (%s) may not exceed the settings' max_token_ttl (%s).", d, max)))
 	}
 	return d
@@ -185,7 +185,7 @@ func (v *validator) secrets(owner string, blocks []*secretBlock) []model.Secret 
 		}
 		if _, err := secret.Parse(hash); err != nil {
 			// Never echo the value: it may be a real secret pasted by mistake.
-			v.add(errorAt(b.Hash.Expr.Range(), "Invalid secret hash", err.Error()+"."))
+			v.add(errorAt(b.Hash.Range, "Invalid secret hash", err.Error()+"."))
 			continue
 		}
 		s := model.Secret{Hash: hash}
@@ -193,7 +193,7 @@ func (v *validator) secrets(owner string, blocks []*secretBlock) []model.Secret 
 			if t, ok := timeValue(b.NotAfter, v.diags); ok {
 				s.NotAfter = t
 				if !t.After(v.now) {
-					v.add(warningAt(b.NotAfter.Expr.Range(), "Expired secret",
+					v.add(warningAt(b.NotAfter.Range, "Expired secret",
 						fmt.Sprintf("this secret of %s expired at %s and can no longer be used.", owner, t.Format(time.RFC3339))))
 				}
 			}
@@ -208,7 +208,7 @@ func (v *validator) server(b *serverBlock) {
 	if b.Audience != nil {
 		if aud, ok := stringValue(b.Audience, v.diags); ok {
 			if aud == "" {
-				v.add(errorAt(b.Audience.Expr.Range(), "Empty audience", "audience may not be empty; leave it out to use the server's id."))
+				v.add(errorAt(b.Audience.Range, "Empty audience", "audience may not be empty; leave it out to use the server's id."))
 			} else {
 				s.Audience = aud
 			}
@@ -218,7 +218,7 @@ func (v *validator) server(b *serverBlock) {
 		if scopes, ok := stringList(b.Scopes, v.diags); ok {
 			for _, sc := range scopes {
 				if !validScope(sc) {
-					v.add(errorAt(b.Scopes.Expr.Range(), "Invalid scope",
+					v.add(errorAt(b.Scopes.Range, "Invalid scope",
 						fmt.Sprintf("scope %q may only hold printable ASCII without spaces, quotes or backslashes (RFC 6749 §3.3).", sc)))
 				}
 			}
@@ -240,7 +240,7 @@ func (v *validator) checkAudiences(blocks []*serverBlock) {
 	for i, s := range v.cfg.Servers {
 		rng := blocks[i].DefRange
 		if blocks[i].Audience != nil {
-			rng = blocks[i].Audience.Expr.Range()
+			rng = blocks[i].Audience.Range
 		}
 		if j, dup := byAudience[s.Audience]; dup {
 			v.add(errorAt(rng, "Duplicate audience", fmt.Sprintf("server %q has the audience %q of server %q.", s.ID, s.Audience, v.cfg.Servers[j].ID)))
@@ -285,7 +285,7 @@ func (v *validator) access(owner string, blocks []*accessBlock) []model.Access {
 		}
 		for _, sc := range scopes {
 			if !slices.Contains(srv.Scopes, sc) {
-				v.add(errorAt(b.Scopes.Expr.Range(), "Unknown scope",
+				v.add(errorAt(b.Scopes.Range, "Unknown scope",
 					fmt.Sprintf("server %q defines no scope %q (it defines: %s).", b.Server, sc, quoteList(srv.Scopes))))
 			}
 		}
@@ -306,10 +306,10 @@ func (v *validator) client(b *clientBlock) {
 			case model.AuthClientSecretBasic, model.AuthClientSecretPost:
 				c.AuthMethod = method
 			case model.AuthPrivateKeyJWT, model.AuthTLSClientAuth:
-				v.add(errorAt(b.AuthMethod.Expr.Range(), "Unsupported auth_method",
+				v.add(errorAt(b.AuthMethod.Range, "Unsupported auth_method",
 					fmt.Sprintf("auth_method %q is not supported yet by this version: use client_secret_basic or client_secret_post.", method)))
 			default:
-				v.add(errorAt(b.AuthMethod.Expr.Range(), "Unknown auth_method",
+				v.add(errorAt(b.AuthMethod.Range, "Unknown auth_method",
 					fmt.Sprintf("auth_method = %q: want client_secret_basic (the default) or client_secret_post.", method)))
 			}
 		}
@@ -339,9 +339,9 @@ func (v *validator) client(b *clientBlock) {
 				if d, ok := v.ids[account]; ok {
 					detail = fmt.Sprintf("%s impersonates %q, which is a %s, not an account.", owner, account, d.kind)
 				}
-				v.add(errorAt(b.Impersonate.Expr.Range(), "Unknown account", detail))
+				v.add(errorAt(b.Impersonate.Range, "Unknown account", detail))
 			case !slices.Contains(acct.Impersonators, b.ID):
-				v.add(errorAt(b.Impersonate.Expr.Range(), "Impersonation not allowed by the account",
+				v.add(errorAt(b.Impersonate.Range, "Impersonation not allowed by the account",
 					fmt.Sprintf("account %q does not list %q in its impersonators; both sides must agree.", account, b.ID)))
 			}
 		}
@@ -371,9 +371,9 @@ func (v *validator) account(b *accountBlock) {
 					if d, ok := v.ids[id]; ok {
 						detail = fmt.Sprintf("account %q lists %q as an impersonator, which is a %s, not a client.", b.ID, id, d.kind)
 					}
-					v.add(errorAt(b.Impersonators.Expr.Range(), "Unknown impersonator", detail))
+					v.add(errorAt(b.Impersonators.Range, "Unknown impersonator", detail))
 				case !impersonates(client, b.ID):
-					v.add(errorAt(b.Impersonators.Expr.Range(), "Impersonator does not impersonate",
+					v.add(errorAt(b.Impersonators.Range, "Impersonator does not impersonate",
 						fmt.Sprintf("account %q lists client %q, but that client does not say impersonate = %q; both sides must agree.", b.ID, id, b.ID)))
 				}
 			}
@@ -411,9 +411,9 @@ func (v *validator) group(b *groupBlock) {
 				d, known := v.ids[m]
 				switch {
 				case !known:
-					v.add(errorAt(b.Members.Expr.Range(), "Unknown member", fmt.Sprintf("%s lists %q, which is neither a client nor an account.", owner, m)))
+					v.add(errorAt(b.Members.Range, "Unknown member", fmt.Sprintf("%s lists %q, which is neither a client nor an account.", owner, m)))
 				case d.kind != "client" && d.kind != "account":
-					v.add(errorAt(b.Members.Expr.Range(), "Invalid member", fmt.Sprintf("%s lists %q, which is a %s; members are clients or accounts.", owner, m, d.kind)))
+					v.add(errorAt(b.Members.Range, "Invalid member", fmt.Sprintf("%s lists %q, which is a %s; members are clients or accounts.", owner, m, d.kind)))
 				default:
 					g.Members = append(g.Members, m)
 				}

@@ -15,9 +15,6 @@ import (
 	"github.com/tollgate-dev/tollgate/engine/model"
 )
 
-// Values are literals: no variables or functions exist in a declaration,
-// so a nil evaluation context makes any reference an error at its position.
-
 func errorAt(rng hcl.Range, summary, detail string) *hcl.Diagnostic {
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: rng.Ptr()}
 }
@@ -26,38 +23,38 @@ func warningAt(rng hcl.Range, summary, detail string) *hcl.Diagnostic {
 	return &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: summary, Detail: detail, Subject: rng.Ptr()}
 }
 
-func value(attr *hcl.Attribute, diags *hcl.Diagnostics) (cty.Value, bool) {
-	v, d := attr.Expr.Value(nil)
+func value(attr *attribute, diags *hcl.Diagnostics) (cty.Value, bool) {
+	v, d := attr.Value, attr.Diags
 	*diags = append(*diags, d...)
 	if d.HasErrors() {
 		return cty.NilVal, false
 	}
 	if v.IsNull() {
-		*diags = append(*diags, errorAt(attr.Expr.Range(), "Null value", fmt.Sprintf("%s may not be null.", attr.Name)))
+		*diags = append(*diags, errorAt(attr.Range, "Null value", fmt.Sprintf("%s may not be null.", attr.Name)))
 		return cty.NilVal, false
 	}
 	return v, true
 }
 
-func stringValue(attr *hcl.Attribute, diags *hcl.Diagnostics) (string, bool) {
+func stringValue(attr *attribute, diags *hcl.Diagnostics) (string, bool) {
 	v, ok := value(attr, diags)
 	if !ok {
 		return "", false
 	}
 	if v.Type() != cty.String {
-		*diags = append(*diags, errorAt(attr.Expr.Range(), "Not a string", fmt.Sprintf("%s must be a string, got %s.", attr.Name, v.Type().FriendlyName())))
+		*diags = append(*diags, errorAt(attr.Range, "Not a string", fmt.Sprintf("%s must be a string, got %s.", attr.Name, v.Type().FriendlyName())))
 		return "", false
 	}
 	return v.AsString(), true
 }
 
-func boolValue(attr *hcl.Attribute, diags *hcl.Diagnostics) (bool, bool) {
+func boolValue(attr *attribute, diags *hcl.Diagnostics) (bool, bool) {
 	v, ok := value(attr, diags)
 	if !ok {
 		return false, false
 	}
 	if v.Type() != cty.Bool {
-		*diags = append(*diags, errorAt(attr.Expr.Range(), "Not a boolean", fmt.Sprintf("%s must be true or false, got %s.", attr.Name, v.Type().FriendlyName())))
+		*diags = append(*diags, errorAt(attr.Range, "Not a boolean", fmt.Sprintf("%s must be true or false, got %s.", attr.Name, v.Type().FriendlyName())))
 		return false, false
 	}
 	return v.True(), true
@@ -65,13 +62,13 @@ func boolValue(attr *hcl.Attribute, diags *hcl.Diagnostics) (bool, bool) {
 
 // stringList reads a list of strings; duplicates are an error, as they
 // usually hide a copy-and-paste mistake.
-func stringList(attr *hcl.Attribute, diags *hcl.Diagnostics) ([]string, bool) {
+func stringList(attr *attribute, diags *hcl.Diagnostics) ([]string, bool) {
 	v, ok := value(attr, diags)
 	if !ok {
 		return nil, false
 	}
 	if !v.Type().IsListType() && !v.Type().IsTupleType() && !v.Type().IsSetType() {
-		*diags = append(*diags, errorAt(attr.Expr.Range(), "Not a list", fmt.Sprintf(`%s must be a list of strings, like ["a", "b"].`, attr.Name)))
+		*diags = append(*diags, errorAt(attr.Range, "Not a list", fmt.Sprintf(`%s must be a list of strings, like ["a", "b"].`, attr.Name)))
 		return nil, false
 	}
 	out := make([]string, 0, v.LengthInt())
@@ -79,12 +76,12 @@ func stringList(attr *hcl.Attribute, diags *hcl.Diagnostics) ([]string, bool) {
 	for it := v.ElementIterator(); it.Next(); {
 		_, elem := it.Element()
 		if elem.IsNull() || elem.Type() != cty.String {
-			*diags = append(*diags, errorAt(attr.Expr.Range(), "Not a list of strings", fmt.Sprintf("every element of %s must be a string.", attr.Name)))
+			*diags = append(*diags, errorAt(attr.Range, "Not a list of strings", fmt.Sprintf("every element of %s must be a string.", attr.Name)))
 			return nil, false
 		}
 		s := elem.AsString()
 		if seen[s] {
-			*diags = append(*diags, errorAt(attr.Expr.Range(), "Duplicate element", fmt.Sprintf("%q appears twice in %s.", s, attr.Name)))
+			*diags = append(*diags, errorAt(attr.Range, "Duplicate element", fmt.Sprintf("%q appears twice in %s.", s, attr.Name)))
 			return nil, false
 		}
 		seen[s] = true
@@ -93,28 +90,28 @@ func stringList(attr *hcl.Attribute, diags *hcl.Diagnostics) ([]string, bool) {
 	return out, true
 }
 
-func durationValue(attr *hcl.Attribute, diags *hcl.Diagnostics) (time.Duration, bool) {
+func durationValue(attr *attribute, diags *hcl.Diagnostics) (time.Duration, bool) {
 	s, ok := stringValue(attr, diags)
 	if !ok {
 		return 0, false
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d <= 0 {
-		*diags = append(*diags, errorAt(attr.Expr.Range(), "Invalid duration",
+		*diags = append(*diags, errorAt(attr.Range, "Invalid duration",
 			fmt.Sprintf(`%s = %q is not a positive duration: write it like "90s", "15m", "1h" or "1h30m".`, attr.Name, s)))
 		return 0, false
 	}
 	return d, true
 }
 
-func timeValue(attr *hcl.Attribute, diags *hcl.Diagnostics) (time.Time, bool) {
+func timeValue(attr *attribute, diags *hcl.Diagnostics) (time.Time, bool) {
 	s, ok := stringValue(attr, diags)
 	if !ok {
 		return time.Time{}, false
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		*diags = append(*diags, errorAt(attr.Expr.Range(), "Invalid time",
+		*diags = append(*diags, errorAt(attr.Range, "Invalid time",
 			fmt.Sprintf(`%s = %q is not an RFC 3339 time: write it like "2027-06-30T00:00:00Z".`, attr.Name, s)))
 		return time.Time{}, false
 	}
@@ -125,7 +122,7 @@ var ratePattern = regexp.MustCompile(`^\s*(\d+)\s*/\s*([smhd])\s*$`)
 
 var rateUnits = map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour, "d": 24 * time.Hour}
 
-func rateValue(attr *hcl.Attribute, diags *hcl.Diagnostics) (*model.Rate, bool) {
+func rateValue(attr *attribute, diags *hcl.Diagnostics) (*model.Rate, bool) {
 	s, ok := stringValue(attr, diags)
 	if !ok {
 		return nil, false
@@ -136,7 +133,7 @@ func rateValue(attr *hcl.Attribute, diags *hcl.Diagnostics) (*model.Rate, bool) 
 		count, _ = strconv.Atoi(m[1])
 	}
 	if m == nil || count <= 0 {
-		*diags = append(*diags, errorAt(attr.Expr.Range(), "Invalid rate",
+		*diags = append(*diags, errorAt(attr.Range, "Invalid rate",
 			fmt.Sprintf(`%s = %q is not a rate: write tokens per period, like "600/m", "10/s", "1000/h" or "5000/d".`, attr.Name, s)))
 		return nil, false
 	}
@@ -144,23 +141,23 @@ func rateValue(attr *hcl.Attribute, diags *hcl.Diagnostics) (*model.Rate, bool) 
 }
 
 // objectValue converts an object of JSON-like values to plain Go values.
-func objectValue(attr *hcl.Attribute, diags *hcl.Diagnostics) (map[string]any, bool) {
+func objectValue(attr *attribute, diags *hcl.Diagnostics) (map[string]any, bool) {
 	v, ok := value(attr, diags)
 	if !ok {
 		return nil, false
 	}
 	if !v.Type().IsObjectType() && !v.Type().IsMapType() {
-		*diags = append(*diags, errorAt(attr.Expr.Range(), "Not an object", fmt.Sprintf(`%s must be an object, like { department = "finance" }.`, attr.Name)))
+		*diags = append(*diags, errorAt(attr.Range, "Not an object", fmt.Sprintf(`%s must be an object, like { department = "finance" }.`, attr.Name)))
 		return nil, false
 	}
 	raw, err := ctyjson.Marshal(v, v.Type())
 	if err != nil {
-		*diags = append(*diags, errorAt(attr.Expr.Range(), "Unsupported value", fmt.Sprintf("%s: %v.", attr.Name, err)))
+		*diags = append(*diags, errorAt(attr.Range, "Unsupported value", fmt.Sprintf("%s: %v.", attr.Name, err)))
 		return nil, false
 	}
 	var out map[string]any
 	if err := json.Unmarshal(raw, &out); err != nil {
-		*diags = append(*diags, errorAt(attr.Expr.Range(), "Unsupported value", fmt.Sprintf("%s: %v.", attr.Name, err)))
+		*diags = append(*diags, errorAt(attr.Range, "Unsupported value", fmt.Sprintf("%s: %v.", attr.Name, err)))
 		return nil, false
 	}
 	return out, true

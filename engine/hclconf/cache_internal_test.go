@@ -1,0 +1,51 @@
+package hclconf
+
+import "testing"
+
+// TestCacheReparsesOnlyChangedFiles: unchanged files keep their parsed
+// blocks, a changed file is parsed again, a removed file leaves the cache,
+// and the cache does not depend on the slices given to Load.
+func TestCacheReparsesOnlyChangedFiles(t *testing.T) {
+	a := []byte(`server "s" { scopes = ["read"] }`)
+	b := []byte(`client "c" {
+  secret { hash = "sha256:2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881" }
+  access "s" { scopes = ["read"] }
+}`)
+	c := NewCache()
+	load := func(files map[string][]byte) {
+		t.Helper()
+		if _, diags := c.Load(files); diags.HasErrors() {
+			t.Fatal(diags)
+		}
+	}
+	load(map[string][]byte{"a.hcl": a, "b.hcl": b})
+	first := map[string]*parsedFile{"a.hcl": c.files["a.hcl"], "b.hcl": c.files["b.hcl"]}
+
+	load(map[string][]byte{"a.hcl": a, "b.hcl": b})
+	if c.files["a.hcl"] != first["a.hcl"] || c.files["b.hcl"] != first["b.hcl"] {
+		t.Error("unchanged files were parsed again")
+	}
+
+	edited := append([]byte(nil), b...)
+	edited = append(edited, "\n# edited\n"...)
+	load(map[string][]byte{"a.hcl": a, "b.hcl": edited})
+	if c.files["a.hcl"] != first["a.hcl"] {
+		t.Error("an unchanged file was parsed again")
+	}
+	if c.files["b.hcl"] == first["b.hcl"] {
+		t.Error("a changed file was not parsed again")
+	}
+
+	again := c.files["b.hcl"]
+	kept := append([]byte(nil), edited...)
+	edited[0] = 'X' // the caller reuses its buffer
+	load(map[string][]byte{"a.hcl": a, "b.hcl": kept})
+	if c.files["b.hcl"] != again {
+		t.Error("the cache depends on the caller's buffer")
+	}
+
+	load(map[string][]byte{"a.hcl": a})
+	if _, ok := c.files["b.hcl"]; ok || len(c.files) != 1 {
+		t.Errorf("a removed file stayed cached: %v", c.files)
+	}
+}
