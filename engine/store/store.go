@@ -7,6 +7,7 @@ package store
 
 import (
 	"fmt"
+	"reflect"
 
 	"github.com/hashicorp/go-memdb"
 
@@ -86,79 +87,155 @@ func New(cfg *model.Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: schema: %w", err)
 	}
+	return (&Store{db: db}).Next(cfg)
+}
+
+// Next builds the store of cfg from s, as a reload does: the memdb trees
+// are shared with s, and only the declarations cfg adds, changes or drops
+// are written. A reload after an edit of one file writes a few rows
+// instead of every row, and leaves no garbage of the rest. s itself does
+// not change and may be read all along.
+//
+// Each object of cfg equal to s's object of the same id is replaced, in
+// cfg, by s's: the two stores share it, and the copy the reload made is
+// dropped at once rather than kept. Model objects are never modified
+// after loading, so sharing them is safe.
+func (s *Store) Next(cfg *model.Config) (*Store, error) {
+	db := s.db.Snapshot()
 	txn := db.Txn(true)
 	defer txn.Abort()
-	insert := func(table string, obj any) error {
-		if err := txn.Insert(table, obj); err != nil {
-			return fmt.Errorf("store: insert into %s: %w", table, err)
-		}
-		return nil
-	}
-	unique := func(table, id string) error {
-		if existing, _ := txn.First(table, "id", id); existing != nil {
-			return fmt.Errorf("store: duplicate %s id %q", table, id)
-		}
-		return nil
-	}
-	grant := func(holder string, access []model.Access) error {
+	grants := func(holder string, access []model.Access) error {
 		for _, a := range access {
 			if existing, _ := txn.First(tableGrants, "id", holder, a.Server); existing != nil {
 				return fmt.Errorf("store: %q has two access blocks for server %q", holder, a.Server)
 			}
-			if err := insert(tableGrants, &Grant{Holder: holder, Server: a.Server, Scopes: a.Scopes}); err != nil {
-				return err
+			if err := txn.Insert(tableGrants, &Grant{Holder: holder, Server: a.Server, Scopes: a.Scopes}); err != nil {
+				return fmt.Errorf("store: insert into %s: %w", tableGrants, err)
 			}
 		}
 		return nil
 	}
-	for _, s := range cfg.Servers {
-		if err := unique(tableServers, s.ID); err != nil {
-			return nil, err
-		}
-		if existing, _ := txn.First(tableServers, "audience", s.Audience); existing != nil {
-			return nil, fmt.Errorf("store: duplicate server audience %q", s.Audience)
-		}
-		if err := insert(tableServers, s); err != nil {
-			return nil, err
-		}
+	dropGrants := func(holder string) error {
+		_, err := txn.DeleteAll(tableGrants, "holder", holder)
+		return err
 	}
-	for _, c := range cfg.Clients {
-		if err := unique(tableClients, c.ID); err != nil {
-			return nil, err
+	dropGroup := func(id string) error {
+		if err := dropGrants(id); err != nil {
+			return err
 		}
-		if err := insert(tableClients, c); err != nil {
-			return nil, err
-		}
-		if err := grant(c.ID, c.Access); err != nil {
-			return nil, err
-		}
+		_, err := txn.DeleteAll(tableMemberships, "group", id)
+		return err
 	}
-	for _, a := range cfg.Accounts {
-		if err := unique(tableAccounts, a.ID); err != nil {
-			return nil, err
-		}
-		if err := insert(tableAccounts, a); err != nil {
-			return nil, err
-		}
-	}
-	for _, g := range cfg.Groups {
-		if err := unique(tableGroups, g.ID); err != nil {
-			return nil, err
-		}
-		if err := insert(tableGroups, g); err != nil {
-			return nil, err
-		}
-		if err := grant(g.ID, g.Access); err != nil {
-			return nil, err
+	addGroup := func(g *model.Group) error {
+		if err := grants(g.ID, g.Access); err != nil {
+			return err
 		}
 		for _, m := range g.Members {
-			if err := insert(tableMemberships, &Membership{Member: m, Group: g.ID}); err != nil {
-				return nil, err
+			if err := txn.Insert(tableMemberships, &Membership{Member: m, Group: g.ID}); err != nil {
+				return fmt.Errorf("store: insert into %s: %w", tableMemberships, err)
 			}
+		}
+		return nil
+	}
+	noRows := func(string) error { return nil }
+	servers := table[model.Server]{tableServers, cfg.Servers, func(o *model.Server) string { return o.ID }, noRows, func(*model.Server) error { return nil }}
+	clients := table[model.Client]{tableClients, cfg.Clients, func(o *model.Client) string { return o.ID }, dropGrants,
+		func(c *model.Client) error { return grants(c.ID, c.Access) }}
+	accounts := table[model.Account]{tableAccounts, cfg.Accounts, func(o *model.Account) string { return o.ID }, noRows, func(*model.Account) error { return nil }}
+	groups := table[model.Group]{tableGroups, cfg.Groups, func(o *model.Group) string { return o.ID }, dropGroup, addGroup}
+	// Every table is pruned before any is written, so an id that moves
+	// from one kind to another (a group that becomes a client) never meets
+	// the rows of its former self.
+	for _, step := range []func(*memdb.Txn) error{
+		servers.prune, clients.prune, accounts.prune, groups.prune,
+		servers.upsert, clients.upsert, accounts.upsert, groups.upsert,
+	} {
+		if err := step(txn); err != nil {
+			return nil, err
+		}
+	}
+	// Audiences are unique too; memdb would overwrite a duplicate's index
+	// entry silently, so every server must still be found by its own.
+	for _, srv := range cfg.Servers {
+		if found, _ := txn.First(tableServers, "audience", srv.Audience); found == nil || found.(*model.Server).ID != srv.ID {
+			return nil, fmt.Errorf("store: duplicate server audience %q", srv.Audience)
 		}
 	}
 	txn.Commit()
 	return &Store{db: db, settings: cfg.Settings, counts: Counts{
 		Clients: len(cfg.Clients), Servers: len(cfg.Servers), Accounts: len(cfg.Accounts), Groups: len(cfg.Groups),
 	}}, nil
+}
+
+// table is how Next brings one memdb table to hold exactly objs. drop
+// deletes the rows derived from an object (its grants, its memberships);
+// add writes them.
+type table[T any] struct {
+	name string
+	objs []*T
+	id   func(*T) string
+	drop func(string) error
+	add  func(*T) error
+}
+
+// prune deletes the rows of objects objs does not hold, with their
+// derived rows.
+func (t table[T]) prune(txn *memdb.Txn) error {
+	want := make(map[string]bool, len(t.objs))
+	for _, obj := range t.objs {
+		want[t.id(obj)] = true
+	}
+	// Collected first: memdb's iterators must not see their table change.
+	var gone []*T
+	it, err := txn.Get(t.name, "id")
+	if err != nil {
+		return fmt.Errorf("store: %s: %w", t.name, err)
+	}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if obj := raw.(*T); !want[t.id(obj)] {
+			gone = append(gone, obj)
+		}
+	}
+	for _, obj := range gone {
+		if err := txn.Delete(t.name, obj); err != nil {
+			return fmt.Errorf("store: delete from %s: %w", t.name, err)
+		}
+		if err := t.drop(t.id(obj)); err != nil {
+			return fmt.Errorf("store: %s %q: %w", t.name, t.id(obj), err)
+		}
+	}
+	return nil
+}
+
+// upsert keeps the rows equal to an object of objs, putting the kept row
+// in objs in the object's place, and writes the new and changed ones.
+func (t table[T]) upsert(txn *memdb.Txn) error {
+	seen := make(map[string]bool, len(t.objs))
+	for i, obj := range t.objs {
+		key := t.id(obj)
+		if seen[key] {
+			return fmt.Errorf("store: duplicate %s id %q", t.name, key)
+		}
+		seen[key] = true
+		raw, err := txn.First(t.name, "id", key)
+		if err != nil {
+			return fmt.Errorf("store: %s: %w", t.name, err)
+		}
+		if old, ok := raw.(*T); ok {
+			if old == obj || reflect.DeepEqual(old, obj) {
+				t.objs[i] = old
+				continue
+			}
+			if err := t.drop(key); err != nil {
+				return fmt.Errorf("store: %s %q: %w", t.name, key, err)
+			}
+		}
+		if err := txn.Insert(t.name, obj); err != nil {
+			return fmt.Errorf("store: insert into %s: %w", t.name, err)
+		}
+		if err := t.add(obj); err != nil {
+			return err
+		}
+	}
+	return nil
 }

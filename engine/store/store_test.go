@@ -2,7 +2,10 @@ package store_test
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/engine/model"
@@ -123,4 +126,127 @@ func BenchmarkLookups(b *testing.B) {
 		s.ServerNamed("https://api.worldmappers.example")
 		s.GroupsOf("gift-deliveries")
 	}
+}
+
+// TestNextAnswersAsNew: a store built by Next from the last one answers
+// every lookup as a store built from nothing, after each kind of change a
+// reload brings; the last store is left as it was; and what did not
+// change is shared between them.
+func TestNextAnswersAsNew(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*model.Config)
+	}{
+		{"nothing", func(*model.Config) {}},
+		{"client added", func(c *model.Config) {
+			c.Clients = append(c.Clients, &model.Client{ID: "new-cli", Access: []model.Access{{Server: "ledger-api", Scopes: []string{"read:ledger"}}}})
+		}},
+		{"client removed", func(c *model.Config) { c.Clients = c.Clients[1:] }},
+		{"client access changed", func(c *model.Config) {
+			c.Clients[0].Access = []model.Access{{Server: "ledger-api"}}
+		}},
+		{"server audience changed", func(c *model.Config) { c.Servers[0].Audience = "https://maps.example" }},
+		{"server removed", func(c *model.Config) {
+			c.Servers = c.Servers[1:]
+			c.Clients[0].Access = nil
+		}},
+		{"group members changed", func(c *model.Config) { c.Groups[0].Members = []string{"report-cli"} }},
+		{"group removed", func(c *model.Config) { c.Groups = c.Groups[1:] }},
+		{"account changed", func(c *model.Config) { c.Accounts[0].Disabled = true }},
+		{"group becomes a client", func(c *model.Config) {
+			c.Groups = c.Groups[1:]
+			c.Clients = append(c.Clients, &model.Client{ID: "finance-readers", Access: []model.Access{{Server: "world-mappers"}}})
+		}},
+		{"client becomes a group", func(c *model.Config) {
+			c.Clients = c.Clients[:1]
+			c.Groups = append(c.Groups, &model.Group{ID: "report-cli", Members: []string{"gift-deliveries"},
+				Access: []model.Access{{Server: "world-mappers", Scopes: []string{"read:directions"}}}})
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			last, err := store.New(testConfig())
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := dump(last)
+			cfg := testConfig()
+			tt.mutate(cfg)
+			fresh, err := store.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			next, err := last.Next(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := dump(next), dump(fresh); got != want {
+				t.Errorf("Next:\n%s\nNew:\n%s", got, want)
+			}
+			if after := dump(last); after != before {
+				t.Errorf("Next changed the last store:\n%s\nwas:\n%s", after, before)
+			}
+			// Unchanged declarations are the last store's own objects.
+			for _, c := range cfg.Clients {
+				if old, ok := last.Client(c.ID); ok && reflect.DeepEqual(old, c) && old != must(next.Client(c.ID)) {
+					t.Errorf("client %s is equal to the last store's but not shared", c.ID)
+				}
+			}
+		})
+	}
+}
+
+func TestNextRefusesDuplicates(t *testing.T) {
+	last, err := store.New(testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig()
+	// A new server taking an existing server's audience.
+	cfg.Servers = append(cfg.Servers, &model.Server{ID: "maps", Audience: "https://api.worldmappers.example"})
+	if _, err := last.Next(cfg); err == nil {
+		t.Error("Next accepted a duplicate audience")
+	}
+	cfg = testConfig()
+	cfg.Clients = append(cfg.Clients, &model.Client{ID: "gift-deliveries"})
+	if _, err := last.Next(cfg); err == nil {
+		t.Error("Next accepted a duplicate client id")
+	}
+}
+
+// dump is everything a store answers, as text.
+func dump(s *store.Store) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "counts %+v\n", s.Counts())
+	ids := map[string]bool{}
+	for _, srv := range s.Servers() {
+		fmt.Fprintf(&b, "server %+v by audience %v\n", *srv, must(s.ServerByAudience(srv.Audience)).ID)
+		ids[srv.ID] = true
+	}
+	for _, c := range s.Clients() {
+		fmt.Fprintf(&b, "client %+v\n", *c)
+		ids[c.ID] = true
+	}
+	for _, id := range []string{"svc-reports", "finance-readers", "auditors", "report-cli", "new-cli"} {
+		ids[id] = true
+	}
+	for _, id := range slices.Sorted(maps.Keys(ids)) {
+		if a, ok := s.Account(id); ok {
+			fmt.Fprintf(&b, "account %+v\n", *a)
+		}
+		if g, ok := s.Group(id); ok {
+			fmt.Fprintf(&b, "group %+v\n", *g)
+		}
+		for _, g := range s.GroupsOf(id) {
+			fmt.Fprintf(&b, "%s in %s\n", id, g.ID)
+		}
+		fmt.Fprintf(&b, "members of %s: %v\n", id, s.MembersOf(id))
+		for _, g := range s.GrantsOf(id) {
+			fmt.Fprintf(&b, "grant of %s: %+v\n", id, *g)
+		}
+		for _, g := range s.GrantsFor(id) {
+			fmt.Fprintf(&b, "grant for %s: %+v\n", id, *g)
+		}
+	}
+	return b.String()
 }
