@@ -43,3 +43,11 @@ func write(b *testing.B, path, content string) {
 		b.Fatal(err)
 	}
 }
+
+func read(b *testing.B, path string) []byte {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return src
+}

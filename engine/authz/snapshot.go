@@ -39,7 +39,19 @@ const DecisionCacheSize = 65536
 // compiled policy. kdfCache may be shared between snapshots: its entries
 // are keyed by the stored hash, so they stay correct across reloads.
 func NewSnapshot(cfg *model.Config, pol *policy.Policy, kdfCache *clientauth.Cache) (*Snapshot, error) {
-	st, err := store.New(cfg)
+	return newSnapshot(cfg, pol, kdfCache, nil)
+}
+
+// newSnapshot builds the store from previous's when there is one (see
+// store.Next), which is what makes a reload after a small edit cheap.
+func newSnapshot(cfg *model.Config, pol *policy.Policy, kdfCache *clientauth.Cache, previous *Snapshot) (*Snapshot, error) {
+	var st *store.Store
+	var err error
+	if previous != nil {
+		st, err = previous.Store.Next(cfg)
+	} else {
+		st, err = store.New(cfg)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +81,7 @@ func Load(ctx context.Context, src Sources, kdfCache *clientauth.Cache) (*Snapsh
 	if err != nil {
 		return nil, err
 	}
-	snap, err := NewSnapshot(cfg, pol, kdfCache)
+	snap, err := newSnapshot(cfg, pol, kdfCache, src.Previous)
 	if err != nil {
 		return nil, &LoadError{Err: err}
 	}

@@ -24,6 +24,12 @@ type Sources struct {
 	PolicyFiles map[string][]byte
 	// Data is optional bundle data the policies may read.
 	Data map[string]any
+	// Parsed, when set, keeps the parsed HCL files between loads, so that
+	// a reload parses only the files that changed.
+	Parsed *hclconf.Cache
+	// Previous, when set, is the snapshot this load replaces: the new
+	// store is built from its store, sharing every unchanged declaration.
+	Previous *Snapshot
 }
 
 // LoadError collects every problem that stopped a configuration from
@@ -77,7 +83,7 @@ func (src Sources) load(ctx context.Context) (*model.Config, *policy.Policy, hcl
 		return nil, nil, nil, nil, &LoadError{Err: err}
 	}
 	loadErr := &LoadError{Files: files}
-	cfg, diags := hclconf.Load(files)
+	cfg, diags := src.Parsed.Load(files)
 	if diags.HasErrors() {
 		// Warnings go with the errors, so one report shows everything.
 		loadErr.Diags = diags
