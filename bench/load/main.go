@@ -12,6 +12,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -25,6 +26,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/tollgate-dev/tollgate/engine/secret"
 )
 
 func main() {
@@ -32,8 +35,13 @@ func main() {
 	conns := flag.String("connections", "1,16,64", "connection counts to run")
 	rounds := flag.Int("rounds", 3, "runs per server and connection count, alternating servers; medians are reported")
 	bin := flag.String("tollgate", "bin/tollgate", "the tollgate binary")
+	only := flag.String("only", "", `run one part: "compare" (tollgate against the baseline) or "10k" (10,000 clients: load, memory, reloads)`)
 	flag.Parse()
-	if err := run(*bin, *duration, *conns, *rounds); err != nil {
+	if *only != "" && *only != "compare" && *only != "10k" {
+		fmt.Fprintln(os.Stderr, `bench: --only: want "compare" or "10k"`)
+		os.Exit(2)
+	}
+	if err := run(*bin, *duration, *conns, *rounds, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -48,7 +56,7 @@ type result struct {
 	errors    int
 }
 
-func run(bin string, duration time.Duration, connList string, rounds int) error {
+func run(bin string, duration time.Duration, connList string, rounds int, only string) error {
 	if err := ensureWrk(); err != nil {
 		return err
 	}
@@ -58,6 +66,20 @@ func run(bin string, duration time.Duration, connList string, rounds int) error 
 	}
 	defer os.RemoveAll(work)
 
+	if only != "10k" {
+		if err := compare(bin, work, duration, connList, rounds); err != nil {
+			return err
+		}
+	}
+	if only != "compare" {
+		return bigConfig(bin, work, duration)
+	}
+	return nil
+}
+
+// compare runs the baseline and tollgate in turns at each connection
+// count and prints both with their ratios.
+func compare(bin, work string, duration time.Duration, connList string, rounds int) error {
 	baselineBin := filepath.Join(work, "baseline")
 	if out, err := exec.Command("go", "build", "-o", baselineBin, "./bench/baseline").CombinedOutput(); err != nil {
 		return fmt.Errorf("building the baseline: %v\n%s", err, out)
@@ -128,8 +150,7 @@ func run(bin string, duration time.Duration, connList string, rounds int) error 
 	}
 	fmt.Printf("peak RSS: baseline %d MiB, tollgate %d MiB (1,000 clients)\n\n",
 		rssKiB(base.cmd.Process.Pid, "VmHWM")>>10, rssKiB(tg.cmd.Process.Pid, "VmHWM")>>10)
-
-	return bigConfig(bin, work, duration)
+	return nil
 }
 
 // median takes each figure's median over runs (errors are summed).
@@ -207,51 +228,131 @@ func bigRun(bin, work, cfgDir, memLimit string, duration time.Duration) error {
 	pid := tg.cmd.Process.Pid
 	fmt.Printf("%s: start to listening %s, RSS %d MiB\n", label, time.Since(started).Round(time.Millisecond), rssKiB(pid, "VmRSS")>>10)
 
-	// Reload once, alone, and read how long it took from the log.
+	// Reload once after an edit of one file (what a commit usually is),
+	// then once after an edit of every file (a new bundle may be that),
+	// and read how long each took from the log.
 	reloads := tg.watchLog(regexp.MustCompile(`configuration reloaded.*took=(\S+)`))
-	_ = tg.cmd.Process.Signal(syscall.SIGHUP)
-	select {
-	case took := <-reloads:
-		fmt.Printf("%s: reload took %s, RSS after %d MiB, peak RSS %d MiB\n", label, took, rssKiB(pid, "VmRSS")>>10, rssKiB(pid, "VmHWM")>>10)
-	case <-time.After(30 * time.Second):
-		return fmt.Errorf("no reload logged within 30s")
+	ed, err := newEditor(cfgDir)
+	if err != nil {
+		return err
+	}
+	for _, all := range []bool{false, true} {
+		what := "one file"
+		if all {
+			what = "every file"
+		}
+		if err := ed.edit(all); err != nil {
+			return err
+		}
+		_ = tg.cmd.Process.Signal(syscall.SIGHUP)
+		select {
+		case took := <-reloads:
+			fmt.Printf("%s: reload after editing %s took %s, RSS after %d MiB, peak RSS %d MiB\n", label, what, took, rssKiB(pid, "VmRSS")>>10, rssKiB(pid, "VmHWM")>>10)
+		case <-time.After(30 * time.Second):
+			return fmt.Errorf("no reload logged within 30s")
+		}
 	}
 	if memLimit != "" {
 		return nil
 	}
 
-	// Throughput quiet, then with reloads back to back (a SIGHUP every
-	// second; one reload takes about that long, so one core is busy
-	// reloading throughout).
+	// Throughput quiet, then while the configuration changes every second
+	// (an edit and a SIGHUP, or as soon as the last reload is done when it
+	// took longer), first of one file each time, then of every file.
 	quiet, err := wrk(tg.url, 16, duration, "client-0001", benchSecret(1), "audience=server-001&scope=read")
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				_ = tg.cmd.Process.Signal(syscall.SIGHUP)
-			}
+	fmt.Printf("%s, 16 conns: %.0f tok/s quiet\n", label, quiet.rps)
+	for _, all := range []bool{false, true} {
+		what := "one file"
+		if all {
+			what = "every file"
 		}
-	}()
-	busy, err := wrk(tg.url, 16, duration, "client-0001", benchSecret(1), "audience=server-001&scope=read")
-	cancel()
-	if err != nil {
-		return err
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan int)
+		go func() {
+			n := 0
+			defer func() { done <- n }()
+			tick := time.NewTicker(time.Second)
+			defer tick.Stop()
+			for ctx.Err() == nil {
+				if err := ed.edit(all); err != nil {
+					return
+				}
+				_ = tg.cmd.Process.Signal(syscall.SIGHUP)
+				select {
+				case <-reloads:
+					n++
+				case <-ctx.Done():
+					return
+				}
+				select {
+				case <-tick.C:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+		busy, err := wrk(tg.url, 16, duration, "client-0001", benchSecret(1), "audience=server-001&scope=read")
+		cancel()
+		n := <-done
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s, 16 conns: %.0f tok/s during %d reloads, one a second, after editing %s (%.2f of quiet), non-2xx or errors %d; peak RSS %d MiB\n",
+			label, busy.rps, n, what, busy.rps/quiet.rps, busy.errors, rssKiB(pid, "VmHWM")>>10)
 	}
-	n := 0
 	for len(reloads) > 0 {
 		<-reloads
-		n++
 	}
-	fmt.Printf("%s, 16 conns: %.0f tok/s quiet, %.0f tok/s during %d back-to-back reloads (%.2f), non-2xx or errors %d; peak RSS %d MiB\n",
-		label, quiet.rps, busy.rps, n, busy.rps/quiet.rps, busy.errors, rssKiB(pid, "VmHWM")>>10)
+	return nil
+}
+
+// editor changes the 10,000-client configuration the way a team would:
+// each edit adds a client to a file and removes the one the last edit
+// added there, so every reload sees new content and a new client.
+type editor struct {
+	dir   string
+	files []string
+	n     int
+}
+
+func newEditor(dir string) (*editor, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "clients-*.hcl"))
+	if err != nil || len(files) == 0 {
+		return nil, fmt.Errorf("no client files in %s: %v", dir, err)
+	}
+	return &editor{dir: dir, files: files}, nil
+}
+
+// edit changes the next file, or every file when all is true.
+func (e *editor) edit(all bool) error {
+	files := []string{e.files[e.n%len(e.files)]}
+	if all {
+		files = e.files
+	}
+	e.n++
+	for _, path := range files {
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if i := bytes.Index(src, []byte("\n# edit ")); i >= 0 {
+			src = src[:i+1]
+		}
+		id := fmt.Sprintf("edit-%s-%d", strings.TrimSuffix(filepath.Base(path), ".hcl"), e.n)
+		src = fmt.Appendf(src, "# edit %d\nclient %q {\n  secret { hash = %q }\n  access \"server-001\" { scopes = [\"read\"] }\n}\n", e.n, id, secret.SHA256Hash(id))
+		// Written aside and renamed over, as editors and git do, so a
+		// reload never reads half a file.
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, src, 0o644); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
