@@ -52,12 +52,6 @@ func LoadDir(dir string) (*model.Config, hcl.Diagnostics) {
 	return Load(files)
 }
 
-// decoded is one file's blocks.
-type decoded struct {
-	name string
-	body *fileBody
-}
-
 // Load parses and validates the given files (name -> content) as one
 // configuration. It returns a nil config whenever there is an error;
 // warnings alone still return it.
@@ -110,7 +104,7 @@ func (c *Cache) Load(files map[string][]byte) (*model.Config, hcl.Diagnostics) {
 	}
 	current := make(map[string]*parsedFile, len(names))
 	var diags hcl.Diagnostics
-	parsed := make([]decoded, 0, len(names))
+	parsed := make([]*fileBody, 0, len(names))
 	for _, name := range names {
 		sum := sha256.Sum256(files[name])
 		f := previous[name]
@@ -121,7 +115,7 @@ func (c *Cache) Load(files map[string][]byte) (*model.Config, hcl.Diagnostics) {
 		current[name] = f
 		diags = append(diags, f.diags...)
 		if f.body != nil {
-			parsed = append(parsed, decoded{name: name, body: f.body})
+			parsed = append(parsed, f.body)
 		}
 	}
 	if c != nil {

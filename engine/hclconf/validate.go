@@ -30,7 +30,7 @@ type validator struct {
 	now      time.Time
 }
 
-func validate(files []decoded, diags *hcl.Diagnostics) *model.Config {
+func validate(files []*fileBody, diags *hcl.Diagnostics) *model.Config {
 	v := &validator{
 		diags:    diags,
 		cfg:      &model.Config{Settings: model.DefaultSettings()},
@@ -46,11 +46,11 @@ func validate(files []decoded, diags *hcl.Diagnostics) *model.Config {
 	var accounts []*accountBlock
 	var groups []*groupBlock
 	for _, f := range files {
-		settings = append(settings, f.body.Settings...)
-		servers = append(servers, f.body.Servers...)
-		clients = append(clients, f.body.Clients...)
-		accounts = append(accounts, f.body.Accounts...)
-		groups = append(groups, f.body.Groups...)
+		settings = append(settings, f.Settings...)
+		servers = append(servers, f.Servers...)
+		clients = append(clients, f.Clients...)
+		accounts = append(accounts, f.Accounts...)
+		groups = append(groups, f.Groups...)
 	}
 
 	for i, s := range settings {
