@@ -1,6 +1,8 @@
 package store
 
 import (
+	"slices"
+
 	"github.com/hashicorp/go-memdb"
 
 	"github.com/tollgate-dev/tollgate/engine/model"
@@ -90,7 +92,9 @@ func (s *Store) Group(id string) (*model.Group, bool) {
 // GroupsOf returns the groups member (a client or account id) is in,
 // ordered by group id.
 func (s *Store) GroupsOf(member string) []*model.Group {
-	memberships := all[*Membership](s, tableMemberships, "member", member)
+	// The membership key is member, NUL, group, NUL: the prefix of member
+	// and an empty group name matches this member's rows and no other's.
+	memberships := all[*Membership](s, tableMemberships, "id_prefix", member, "")
 	groups := make([]*model.Group, 0, len(memberships))
 	for _, m := range memberships {
 		if g, ok := s.Group(m.Group); ok {
@@ -102,20 +106,11 @@ func (s *Store) GroupsOf(member string) []*model.Group {
 
 // MembersOf returns the ids of a group's members, ordered by id.
 func (s *Store) MembersOf(group string) []string {
-	memberships := all[*Membership](s, tableMemberships, "group", group)
-	ids := make([]string, len(memberships))
-	for i, m := range memberships {
-		ids[i] = m.Member
+	g, ok := s.Group(group)
+	if !ok {
+		return []string{}
 	}
-	return ids
-}
-
-// GrantsOf returns the access blocks of a client or group, ordered by server id.
-func (s *Store) GrantsOf(holder string) []*Grant {
-	return all[*Grant](s, tableGrants, "holder", holder)
-}
-
-// GrantsFor returns every access block that names server.
-func (s *Store) GrantsFor(server string) []*Grant {
-	return all[*Grant](s, tableGrants, "server", server)
+	members := slices.Clone(g.Members)
+	slices.Sort(members)
+	return slices.Compact(members)
 }

@@ -21,7 +21,6 @@ const (
 	tableAccounts    = "accounts"
 	tableGroups      = "groups"
 	tableMemberships = "memberships"
-	tableGrants      = "grants"
 )
 
 // Membership says that Member (a client or account id) is in Group.
@@ -30,14 +29,11 @@ type Membership struct {
 	Group  string
 }
 
-// Grant is one access block: Holder (a client or group id) may get Scopes
-// from Server.
-type Grant struct {
-	Holder string
-	Server string
-	Scopes []string
-}
-
+// schema has one index per table: every index is a radix tree with a node
+// per key, and the store's memory, which a reload briefly holds twice,
+// is mostly those nodes. Access blocks are read from their client's or
+// group's own row; a member's groups are a prefix scan of the membership
+// index, whose key starts with the member.
 func schema() *memdb.DBSchema {
 	byID := func(field string) *memdb.IndexSchema {
 		return &memdb.IndexSchema{Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: field}}
@@ -54,15 +50,6 @@ func schema() *memdb.DBSchema {
 			"id": {Name: "id", Unique: true, Indexer: &memdb.CompoundIndex{Indexes: []memdb.Indexer{
 				&memdb.StringFieldIndex{Field: "Member"}, &memdb.StringFieldIndex{Field: "Group"},
 			}}},
-			"member": {Name: "member", Indexer: &memdb.StringFieldIndex{Field: "Member"}},
-			"group":  {Name: "group", Indexer: &memdb.StringFieldIndex{Field: "Group"}},
-		}},
-		tableGrants: {Name: tableGrants, Indexes: map[string]*memdb.IndexSchema{
-			"id": {Name: "id", Unique: true, Indexer: &memdb.CompoundIndex{Indexes: []memdb.Indexer{
-				&memdb.StringFieldIndex{Field: "Holder"}, &memdb.StringFieldIndex{Field: "Server"},
-			}}},
-			"holder": {Name: "holder", Indexer: &memdb.StringFieldIndex{Field: "Holder"}},
-			"server": {Name: "server", Indexer: &memdb.StringFieldIndex{Field: "Server"}},
 		}},
 	}}
 }
@@ -104,30 +91,16 @@ func (s *Store) Next(cfg *model.Config) (*Store, error) {
 	db := s.db.Snapshot()
 	txn := db.Txn(true)
 	defer txn.Abort()
-	grants := func(holder string, access []model.Access) error {
-		for _, a := range access {
-			if existing, _ := txn.First(tableGrants, "id", holder, a.Server); existing != nil {
-				return fmt.Errorf("store: %q has two access blocks for server %q", holder, a.Server)
-			}
-			if err := txn.Insert(tableGrants, &Grant{Holder: holder, Server: a.Server, Scopes: a.Scopes}); err != nil {
-				return fmt.Errorf("store: insert into %s: %w", tableGrants, err)
+	dropGroup := func(g *model.Group) error {
+		for _, m := range g.Members {
+			if _, err := txn.DeleteAll(tableMemberships, "id", m, g.ID); err != nil {
+				return err
 			}
 		}
 		return nil
 	}
-	dropGrants := func(holder string) error {
-		_, err := txn.DeleteAll(tableGrants, "holder", holder)
-		return err
-	}
-	dropGroup := func(id string) error {
-		if err := dropGrants(id); err != nil {
-			return err
-		}
-		_, err := txn.DeleteAll(tableMemberships, "group", id)
-		return err
-	}
 	addGroup := func(g *model.Group) error {
-		if err := grants(g.ID, g.Access); err != nil {
+		if err := uniqueAccess(g.ID, g.Access); err != nil {
 			return err
 		}
 		for _, m := range g.Members {
@@ -137,12 +110,11 @@ func (s *Store) Next(cfg *model.Config) (*Store, error) {
 		}
 		return nil
 	}
-	noRows := func(string) error { return nil }
-	servers := table[model.Server]{tableServers, cfg.Servers, func(o *model.Server) string { return o.ID }, noRows, func(*model.Server) error { return nil }}
-	clients := table[model.Client]{tableClients, cfg.Clients, func(o *model.Client) string { return o.ID }, dropGrants,
-		func(c *model.Client) error { return grants(c.ID, c.Access) }}
-	accounts := table[model.Account]{tableAccounts, cfg.Accounts, func(o *model.Account) string { return o.ID }, noRows, func(*model.Account) error { return nil }}
-	groups := table[model.Group]{tableGroups, cfg.Groups, func(o *model.Group) string { return o.ID }, dropGroup, addGroup}
+	servers := table[model.Server]{name: tableServers, objs: cfg.Servers, id: func(o *model.Server) string { return o.ID }}
+	clients := table[model.Client]{name: tableClients, objs: cfg.Clients, id: func(o *model.Client) string { return o.ID },
+		add: func(c *model.Client) error { return uniqueAccess(c.ID, c.Access) }}
+	accounts := table[model.Account]{name: tableAccounts, objs: cfg.Accounts, id: func(o *model.Account) string { return o.ID }}
+	groups := table[model.Group]{name: tableGroups, objs: cfg.Groups, id: func(o *model.Group) string { return o.ID }, drop: dropGroup, add: addGroup}
 	// Every table is pruned before any is written, so an id that moves
 	// from one kind to another (a group that becomes a client) never meets
 	// the rows of its former self.
@@ -167,14 +139,27 @@ func (s *Store) Next(cfg *model.Config) (*Store, error) {
 	}}, nil
 }
 
-// table is how Next brings one memdb table to hold exactly objs. drop
-// deletes the rows derived from an object (its grants, its memberships);
-// add writes them.
+// uniqueAccess refuses two access blocks for one server: a store that
+// kept one of them silently would be a security bug.
+func uniqueAccess(holder string, access []model.Access) error {
+	for i, a := range access {
+		for _, b := range access[:i] {
+			if a.Server == b.Server {
+				return fmt.Errorf("store: %q has two access blocks for server %q", holder, a.Server)
+			}
+		}
+	}
+	return nil
+}
+
+// table is how Next brings one memdb table to hold exactly objs. drop,
+// when set, deletes the rows derived from an object (a group's
+// memberships); add, when set, checks an object and writes its rows.
 type table[T any] struct {
 	name string
 	objs []*T
 	id   func(*T) string
-	drop func(string) error
+	drop func(*T) error
 	add  func(*T) error
 }
 
@@ -200,7 +185,10 @@ func (t table[T]) prune(txn *memdb.Txn) error {
 		if err := txn.Delete(t.name, obj); err != nil {
 			return fmt.Errorf("store: delete from %s: %w", t.name, err)
 		}
-		if err := t.drop(t.id(obj)); err != nil {
+		if t.drop == nil {
+			continue
+		}
+		if err := t.drop(obj); err != nil {
 			return fmt.Errorf("store: %s %q: %w", t.name, t.id(obj), err)
 		}
 	}
@@ -226,15 +214,19 @@ func (t table[T]) upsert(txn *memdb.Txn) error {
 				t.objs[i] = old
 				continue
 			}
-			if err := t.drop(key); err != nil {
-				return fmt.Errorf("store: %s %q: %w", t.name, key, err)
+			if t.drop != nil {
+				if err := t.drop(old); err != nil {
+					return fmt.Errorf("store: %s %q: %w", t.name, key, err)
+				}
 			}
 		}
 		if err := txn.Insert(t.name, obj); err != nil {
 			return fmt.Errorf("store: insert into %s: %w", t.name, err)
 		}
-		if err := t.add(obj); err != nil {
-			return err
+		if t.add != nil {
+			if err := t.add(obj); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

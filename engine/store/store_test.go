@@ -58,8 +58,8 @@ func TestStoreAnswersLookups(t *testing.T) {
 		{"groups of client", ids(s.GroupsOf("gift-deliveries")), []string{"finance-readers"}},
 		{"groups of nobody", ids(s.GroupsOf("nobody")), []string{}},
 		{"members of group", s.MembersOf("finance-readers"), []string{"gift-deliveries", "svc-reports"}},
-		{"grants of group", len(s.GrantsOf("finance-readers")), 1},
-		{"grants for server", len(s.GrantsFor("ledger-api")), 1},
+		{"members of nothing", s.MembersOf("nobody"), []string{}},
+		{"groups of a member whose id is a prefix of another's", ids(s.GroupsOf("svc")), []string{}},
 		{"counts", s.Counts(), store.Counts{Clients: 2, Servers: 2, Accounts: 1, Groups: 2}},
 		{"account", must(s.Account("svc-reports")).Impersonators, []string{"report-cli"}},
 	}
@@ -98,6 +98,9 @@ func TestStoreRefusesDuplicates(t *testing.T) {
 		}},
 		{"access block twice", func(c *model.Config) {
 			c.Clients[0].Access = append(c.Clients[0].Access, model.Access{Server: "world-mappers"})
+		}},
+		{"group access block twice", func(c *model.Config) {
+			c.Groups[0].Access = append(c.Groups[0].Access, model.Access{Server: "ledger-api"})
 		}},
 	}
 	for _, tt := range tests {
@@ -241,12 +244,6 @@ func dump(s *store.Store) string {
 			fmt.Fprintf(&b, "%s in %s\n", id, g.ID)
 		}
 		fmt.Fprintf(&b, "members of %s: %v\n", id, s.MembersOf(id))
-		for _, g := range s.GrantsOf(id) {
-			fmt.Fprintf(&b, "grant of %s: %+v\n", id, *g)
-		}
-		for _, g := range s.GrantsFor(id) {
-			fmt.Fprintf(&b, "grant for %s: %+v\n", id, *g)
-		}
 	}
 	return b.String()
 }
