@@ -72,7 +72,7 @@ func run(bin string, duration time.Duration, connList string, rounds int, only s
 		}
 	}
 	if only != "compare" {
-		return bigConfig(bin, work, duration)
+		return bigConfig(bin, work, duration, rounds)
 	}
 	return nil
 }
@@ -198,20 +198,20 @@ func (l load) run(conns int, duration time.Duration) (result, error) {
 // and throughput while reloads run back to back. It runs the server twice:
 // as it comes, and with GOMEMLIMIT=140MiB (the README's advice for
 // holding memory down through reloads).
-func bigConfig(bin, work string, duration time.Duration) error {
+func bigConfig(bin, work string, duration time.Duration, rounds int) error {
 	cfgDir := filepath.Join(work, "config-10k")
 	if err := writeConfig(cfgDir, 10000, 100); err != nil {
 		return err
 	}
 	for _, memLimit := range []string{"", "140MiB"} {
-		if err := bigRun(bin, work, cfgDir, memLimit, duration); err != nil {
+		if err := bigRun(bin, work, cfgDir, memLimit, duration, rounds); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func bigRun(bin, work, cfgDir, memLimit string, duration time.Duration) error {
+func bigRun(bin, work, cfgDir, memLimit string, duration time.Duration, rounds int) error {
 	label := "10,000 clients"
 	var env []string
 	if memLimit != "" {
@@ -247,7 +247,10 @@ func bigRun(bin, work, cfgDir, memLimit string, duration time.Duration) error {
 		_ = tg.cmd.Process.Signal(syscall.SIGHUP)
 		select {
 		case took := <-reloads:
-			fmt.Printf("%s: reload after editing %s took %s, RSS after %d MiB, peak RSS %d MiB\n", label, what, took, rssKiB(pid, "VmRSS")>>10, rssKiB(pid, "VmHWM")>>10)
+			// A big reload's garbage goes back to the OS once reloads
+			// pause for a second.
+			time.Sleep(2 * time.Second)
+			fmt.Printf("%s: reload after editing %s took %s, RSS 2 s after %d MiB, peak RSS %d MiB\n", label, what, took, rssKiB(pid, "VmRSS")>>10, rssKiB(pid, "VmHWM")>>10)
 		case <-time.After(30 * time.Second):
 			return fmt.Errorf("no reload logged within 30s")
 		}
@@ -256,57 +259,102 @@ func bigRun(bin, work, cfgDir, memLimit string, duration time.Duration) error {
 		return nil
 	}
 
-	// Throughput quiet, then while the configuration changes every second
-	// (an edit and a SIGHUP, or as soon as the last reload is done when it
-	// took longer), first of one file each time, then of every file.
-	quiet, err := wrk(tg.url, 16, duration, "client-0001", benchSecret(1), "audience=server-001&scope=read")
-	if err != nil {
-		return err
-	}
-	fmt.Printf("%s, 16 conns: %.0f tok/s quiet\n", label, quiet.rps)
-	for _, all := range []bool{false, true} {
-		what := "one file"
-		if all {
-			what = "every file"
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan int)
-		go func() {
-			n := 0
-			defer func() { done <- n }()
-			tick := time.NewTicker(time.Second)
-			defer tick.Stop()
-			for ctx.Err() == nil {
-				if err := ed.edit(all); err != nil {
-					return
-				}
-				_ = tg.cmd.Process.Signal(syscall.SIGHUP)
-				select {
-				case <-reloads:
-					n++
-				case <-ctx.Done():
-					return
-				}
-				select {
-				case <-tick.C:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
-		busy, err := wrk(tg.url, 16, duration, "client-0001", benchSecret(1), "audience=server-001&scope=read")
-		cancel()
-		n := <-done
+	// Throughput quiet, then while the configuration keeps changing: an
+	// edit and a SIGHUP every second, or as soon as the last reload is
+	// done when it took longer; first of one file each time, then of
+	// every file. The three runs alternate for rounds rounds, and each
+	// busy run is compared with the quiet run of its round.
+	kinds := []string{"one file", "every file"}
+	ratios := make([][]float64, len(kinds))
+	reloadCount := make([]int, len(kinds))
+	took := make([][]time.Duration, len(kinds))
+	var quietRPS []float64
+	for range rounds {
+		quiet, err := wrk(tg.url, 16, duration, "client-0001", benchSecret(1), "audience=server-001&scope=read")
 		if err != nil {
 			return err
 		}
-		fmt.Printf("%s, 16 conns: %.0f tok/s during %d reloads, one a second, after editing %s (%.2f of quiet), non-2xx or errors %d; peak RSS %d MiB\n",
-			label, busy.rps, n, what, busy.rps/quiet.rps, busy.errors, rssKiB(pid, "VmHWM")>>10)
+		quietRPS = append(quietRPS, quiet.rps)
+		for k, what := range kinds {
+			busy, times, err := whileReloading(tg, reloads, ed, what == "every file", duration)
+			if err != nil {
+				return err
+			}
+			if busy.errors > 0 {
+				return fmt.Errorf("%d failed requests while reloading after editing %s", busy.errors, what)
+			}
+			ratios[k] = append(ratios[k], busy.rps/quiet.rps)
+			reloadCount[k] += len(times)
+			took[k] = append(took[k], times...)
+		}
+	}
+	fmt.Printf("%s, 16 conns: %.0f tok/s quiet (median of %d)\n", label, medianOf(quietRPS), rounds)
+	for k, what := range kinds {
+		fmt.Printf("%s, 16 conns: while reloading after editing %s (%d reloads, median %s each): %.2f of quiet (median of %d), no failed request; peak RSS %d MiB\n",
+			label, what, reloadCount[k], medianDuration(took[k]).Round(time.Millisecond), medianOf(ratios[k]), rounds, rssKiB(pid, "VmHWM")>>10)
 	}
 	for len(reloads) > 0 {
 		<-reloads
 	}
 	return nil
+}
+
+// whileReloading runs wrk at 16 connections while the configuration is
+// edited and reloaded without pause (at most one reload a second), and
+// returns the run and how long each reload took.
+func whileReloading(tg *proc, reloads <-chan string, ed *editor, all bool, duration time.Duration) (result, []time.Duration, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan []time.Duration)
+	go func() {
+		var took []time.Duration
+		defer func() { done <- took }()
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for ctx.Err() == nil {
+			if err := ed.edit(all); err != nil {
+				return
+			}
+			_ = tg.cmd.Process.Signal(syscall.SIGHUP)
+			select {
+			case s := <-reloads:
+				d, _ := time.ParseDuration(s)
+				took = append(took, d)
+			case <-ctx.Done():
+				// The reload under way is waited for, so the next run
+				// starts with none in flight.
+				select {
+				case s := <-reloads:
+					d, _ := time.ParseDuration(s)
+					took = append(took, d)
+				case <-time.After(30 * time.Second):
+				}
+				return
+			}
+			select {
+			case <-tick.C:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	busy, err := wrk(tg.url, 16, duration, "client-0001", benchSecret(1), "audience=server-001&scope=read")
+	cancel()
+	return busy, <-done, err
+}
+
+func medianOf(v []float64) float64 {
+	v = append([]float64(nil), v...)
+	sort.Float64s(v)
+	return v[len(v)/2]
+}
+
+func medianDuration(v []time.Duration) time.Duration {
+	if len(v) == 0 {
+		return 0
+	}
+	v = append([]time.Duration(nil), v...)
+	sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
+	return v[len(v)/2]
 }
 
 // editor changes the 10,000-client configuration the way a team would:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -27,6 +28,9 @@ type Sources struct {
 	// Parsed, when set, keeps the parsed HCL files between loads, so that
 	// a reload parses only the files that changed.
 	Parsed *hclconf.Cache
+	// Pace, when set, is called after each HCL file parsed with its size
+	// and the time the parse took (see hclconf.Cache.LoadPaced).
+	Pace func(size int, took time.Duration)
 	// Previous, when set, is the snapshot this load replaces: the new
 	// store is built from its store, sharing every unchanged declaration.
 	Previous *Snapshot
@@ -83,7 +87,7 @@ func (src Sources) load(ctx context.Context) (*model.Config, *policy.Policy, hcl
 		return nil, nil, nil, nil, &LoadError{Err: err}
 	}
 	loadErr := &LoadError{Files: files}
-	cfg, diags := src.Parsed.Load(files)
+	cfg, diags := src.Parsed.LoadPaced(files, src.Pace)
 	if diags.HasErrors() {
 		// Warnings go with the errors, so one report shows everything.
 		loadErr.Diags = diags

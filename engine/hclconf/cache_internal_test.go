@@ -1,10 +1,14 @@
 package hclconf
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // TestCacheReparsesOnlyChangedFiles: unchanged files keep their parsed
 // blocks, a changed file is parsed again, a removed file leaves the cache,
-// and the cache does not depend on the slices given to Load.
+// and the cache does not depend on the slices given to Load. The pace
+// function hears of each parse, and of nothing else.
 func TestCacheReparsesOnlyChangedFiles(t *testing.T) {
 	a := []byte(`server "s" { scopes = ["read"] }`)
 	b := []byte(`client "c" {
@@ -12,18 +16,29 @@ func TestCacheReparsesOnlyChangedFiles(t *testing.T) {
   access "s" { scopes = ["read"] }
 }`)
 	c := NewCache()
+	var paced int
 	load := func(files map[string][]byte) {
 		t.Helper()
-		if _, diags := c.Load(files); diags.HasErrors() {
+		paced = 0
+		pace := func(size int, took time.Duration) {
+			if size <= 0 || took < 0 {
+				t.Errorf("pace got %d bytes in %v, want the file's size and the parse's duration", size, took)
+			}
+			paced++
+		}
+		if _, diags := c.LoadPaced(files, pace); diags.HasErrors() {
 			t.Fatal(diags)
 		}
 	}
 	load(map[string][]byte{"a.hcl": a, "b.hcl": b})
+	if paced != 2 {
+		t.Errorf("first load paced %d parses, want 2", paced)
+	}
 	first := map[string]*parsedFile{"a.hcl": c.files["a.hcl"], "b.hcl": c.files["b.hcl"]}
 
 	load(map[string][]byte{"a.hcl": a, "b.hcl": b})
-	if c.files["a.hcl"] != first["a.hcl"] || c.files["b.hcl"] != first["b.hcl"] {
-		t.Error("unchanged files were parsed again")
+	if c.files["a.hcl"] != first["a.hcl"] || c.files["b.hcl"] != first["b.hcl"] || paced != 0 {
+		t.Errorf("unchanged files were parsed again (%d paced)", paced)
 	}
 
 	edited := append([]byte(nil), b...)
@@ -32,8 +47,8 @@ func TestCacheReparsesOnlyChangedFiles(t *testing.T) {
 	if c.files["a.hcl"] != first["a.hcl"] {
 		t.Error("an unchanged file was parsed again")
 	}
-	if c.files["b.hcl"] == first["b.hcl"] {
-		t.Error("a changed file was not parsed again")
+	if c.files["b.hcl"] == first["b.hcl"] || paced != 1 {
+		t.Errorf("a changed file was not parsed again (%d paced)", paced)
 	}
 
 	again := c.files["b.hcl"]

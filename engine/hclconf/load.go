@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -87,6 +88,14 @@ func NewCache() *Cache { return &Cache{} }
 // Load is the package's Load, reusing the blocks of every file whose name
 // and content are those of the last load. A nil Cache parses everything.
 func (c *Cache) Load(files map[string][]byte) (*model.Config, hcl.Diagnostics) {
+	return c.LoadPaced(files, nil)
+}
+
+// LoadPaced is Load that calls pace, when it is not nil, after each file
+// it parses, with the file's size and the time the parse took. pace may
+// sleep: a server reloading a large configuration uses it to keep the
+// parsing from taking the CPU its requests need.
+func (c *Cache) LoadPaced(files map[string][]byte, pace func(size int, took time.Duration)) (*model.Config, hcl.Diagnostics) {
 	if len(files) == 0 {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "No configuration", Detail: "no .hcl files were found."}}
 	}
@@ -109,8 +118,12 @@ func (c *Cache) Load(files map[string][]byte) (*model.Config, hcl.Diagnostics) {
 		sum := sha256.Sum256(files[name])
 		f := previous[name]
 		if f == nil || f.sum != sum {
+			start := time.Now()
 			f = parseFile(name, files[name])
 			f.sum = sum
+			if pace != nil {
+				pace(len(files[name]), time.Since(start))
+			}
 		}
 		current[name] = f
 		diags = append(diags, f.diags...)

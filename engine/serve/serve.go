@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
-	rtmetrics "runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -78,6 +77,13 @@ type Server struct {
 	tls      *tlsState
 	ready    atomic.Bool
 	reloadMu sync.Mutex
+	// freeLater returns a big reload's garbage to the OS once reloads
+	// pause (see returnLoadGarbage); reloadMu guards it.
+	freeLater *time.Timer
+	// requests counts requests as they arrive; a reload reads it to tell
+	// whether it shares the CPU with them (see rest).
+	requests atomic.Uint64
+	sleep    func(time.Duration)
 	closers  []io.Closer
 }
 
@@ -99,9 +105,9 @@ func New(ctx context.Context, cfg Config, stderr io.Writer) (*Server, error) {
 		metrics:  metrics.New(),
 		kdfCache: authz.NewKDFCache(),
 		parsed:   hclconf.NewCache(),
+		sleep:    time.Sleep,
 	}
-	allocated := allocatedBytes()
-	snap, revision, err := s.load(ctx)
+	snap, revision, parsed, err := s.load(ctx, false)
 	s.metrics.Reloaded(err == nil, sizes(snap))
 	if err != nil {
 		return nil, fmt.Errorf("loading configuration: %w", err)
@@ -109,7 +115,10 @@ func New(ctx context.Context, cfg Config, stderr io.Writer) (*Server, error) {
 	if cfg.Bundle != "" {
 		s.log.Info("serving a bundle", "bundle", cfg.Bundle, "revision", revision)
 	}
-	returnLoadGarbage(allocated)
+	if parsed >= bigParse {
+		// Nothing is served yet: the garbage goes back at once.
+		debug.FreeOSMemory()
+	}
 	keys, err := s.loadKeys(snap.Settings.SigningAlg)
 	if err != nil {
 		return nil, err
@@ -125,10 +134,14 @@ func New(ctx context.Context, cfg Config, stderr io.Writer) (*Server, error) {
 		}
 	}
 	s.svc = authz.NewService(snap, authz.Options{Keys: keys, Audit: auditLog, Observer: s.metrics})
-	s.handler = httpapi.NewServer(s.svc, httpapi.Options{
+	api := httpapi.NewServer(s.svc, httpapi.Options{
 		Ready:      s.ready.Load,
 		Metrics:    s.metrics.Handler(),
 		Instrument: s.metrics.Instrument,
+	})
+	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.requests.Add(1)
+		api.ServeHTTP(w, r)
 	})
 	return s, nil
 }
@@ -146,18 +159,25 @@ func (s *Server) sources() (src authz.Sources, revision string, err error) {
 	return b.Sources, b.Revision, nil
 }
 
-// load builds a snapshot from the sources.
-func (s *Server) load(ctx context.Context) (*authz.Snapshot, string, error) {
+// load builds a snapshot from the sources and says how many bytes of HCL
+// it parsed. A reload rests between files while requests arrive (rest).
+func (s *Server) load(ctx context.Context, reload bool) (snap *authz.Snapshot, revision string, parsed int, err error) {
 	src, revision, err := s.sources()
 	if err != nil {
-		return nil, "", err
+		return nil, "", 0, err
 	}
 	src.Parsed = s.parsed
+	src.Pace = func(size int, took time.Duration) {
+		parsed += size
+		if reload {
+			s.rest(took)
+		}
+	}
 	if s.svc != nil {
 		src.Previous = s.svc.Snapshot()
 	}
-	snap, err := authz.Load(ctx, src, s.kdfCache)
-	return snap, revision, err
+	snap, err = authz.Load(ctx, src, s.kdfCache)
+	return snap, revision, parsed, err
 }
 
 func sizes(snap *authz.Snapshot) map[string]int {
@@ -284,38 +304,62 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// returnLoadGarbage hands the memory a big load used and dropped back to
-// the operating system at once. Parsing HCL allocates about 150 times the
-// size of the files (10,000 clients: ~270 MB for ~15 MB kept); left to the
-// runtime's background scavenger, the process would keep that footprint
-// for minutes. The forced collection costs tens of milliseconds of CPU, so
-// it is skipped after a small load, such as a reload that parsed one
-// edited file: its little garbage is left to the scavenger. since is
-// allocatedBytes() from before the load; what requests allocated
-// meanwhile counts too, which errs on the side of returning memory.
-func returnLoadGarbage(since uint64) {
-	if allocatedBytes()-since >= bigLoad {
-		debug.FreeOSMemory()
+// rest keeps a reload that parses many files from slowing the requests
+// it runs beside: after each file, when requests arrived since the last
+// file (or, for the first, since the last reload), it sleeps reloadPause
+// times as long as the parse took, so the parsing takes at most
+// 1/(1+reloadPause) of a core while the server is busy. An idle server
+// reloads at full speed. A file is parsed in one go, so a single huge
+// file is not spread out.
+func (s *Server) rest(took time.Duration) {
+	if s.requests.Swap(0) == 0 {
+		return
 	}
+	s.sleep(reloadPause * took)
 }
 
-// bigLoad is the allocation above which a load's garbage is returned at
-// once: a reload of about 200 of the example's client blocks.
-const bigLoad = 64 << 20
+// reloadPause is how many times its parse time a busy reload rests after
+// each file. Parsing, with the garbage collection it causes, is nearly
+// all of a reload's cost (10,000 clients in 100 files: about 0.6 s of a
+// core when every file changed).
+const reloadPause = 3
 
-// allocatedBytes is how much the heap has allocated since the start.
-func allocatedBytes() uint64 {
-	sample := []rtmetrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
-	rtmetrics.Read(sample)
-	if sample[0].Value.Kind() != rtmetrics.KindUint64 {
-		return 0
+// returnLoadGarbage hands the memory a big reload used and dropped back
+// to the operating system, once reloads pause for freeDelay. Parsing HCL
+// allocates about 100 times the size of the files (10,000 clients:
+// 2.7 MB of HCL, ~270 MB of garbage); left to the runtime's background scavenger,
+// the process would keep that footprint for minutes. The forced
+// collection costs tens of milliseconds of CPU and the pages given back
+// are faulted in again by the next big load, so it is skipped after a
+// small reload (one edited file: its garbage is left to the scavenger),
+// and put off while big reloads follow each other.
+func (s *Server) returnLoadGarbage(parsed int) {
+	if parsed < bigParse {
+		return
 	}
-	return sample[0].Value.Uint64()
+	if s.freeLater == nil {
+		s.freeLater = time.AfterFunc(freeDelay, debug.FreeOSMemory)
+		return
+	}
+	s.freeLater.Reset(freeDelay)
 }
+
+// bigParse is the HCL a load must parse for its garbage to be returned:
+// about 50 MB of garbage, or 2,000 clients of `make bench`'s kind.
+const bigParse = 512 << 10
+
+// freeDelay is how long reloads must pause before a big one's garbage is
+// returned.
+const freeDelay = time.Second
 
 // close releases what New opened: the audit log first, so its last lines
 // reach the file before the file closes.
 func (s *Server) close() {
+	s.reloadMu.Lock()
+	if s.freeLater != nil {
+		s.freeLater.Stop()
+	}
+	s.reloadMu.Unlock()
 	for _, c := range s.closers {
 		_ = c.Close()
 	}
@@ -328,8 +372,8 @@ func (s *Server) close() {
 func (s *Server) Reload(ctx context.Context) error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
-	start, allocated := time.Now(), allocatedBytes()
-	snap, revision, err := s.load(ctx)
+	start := time.Now()
+	snap, revision, parsed, err := s.load(ctx, true)
 	if err == nil && snap.Settings.SigningAlg != s.svc.Snapshot().Settings.SigningAlg && s.cfg.KeysDir == "" {
 		err = errors.New("signing_alg changed: restart to sign with a new ephemeral key")
 	}
@@ -339,7 +383,7 @@ func (s *Server) Reload(ctx context.Context) error {
 		return err
 	}
 	s.svc.Swap(snap)
-	returnLoadGarbage(allocated)
+	s.returnLoadGarbage(parsed)
 	c := snap.Store.Counts()
 	attrs := []any{"clients", c.Clients, "servers", c.Servers, "accounts", c.Accounts, "groups", c.Groups, "took", time.Since(start).Round(time.Millisecond)}
 	if s.cfg.Bundle != "" {
