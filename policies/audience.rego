@@ -9,7 +9,7 @@ package tollgate.audience
 # the single application case.
 default self := false
 
-self if count(input.request.audience) == 0
+self := count(input.request.audience) == 0
 
 # The requested values that name no server: each one is invalid_target.
 unknown contains value if {
@@ -19,10 +19,9 @@ unknown contains value if {
 
 # The server a value names: a server by its id, else a server by its
 # audience (ids and audiences never collide: checked at load).
-named_id(value) := value if input.servers[value]
-
-named_id(value) := id if {
-	not input.servers[value]
+named_id(value) := value if {
+	input.servers[value]
+} else := id if {
 	some id, server in input.servers
 	server.audience == value
 }

@@ -6,9 +6,11 @@
 # (RFC 8693).
 package tollgate.impersonation
 
-default valid := false
+default impersonating := false
 
-impersonating if input.client.impersonate != ""
+impersonating := input.client.impersonate != ""
+
+default valid := false
 
 # Both sides agree and neither is disabled.
 valid if {
@@ -38,6 +40,8 @@ problems contains sprintf("account %s is disabled", [input.account.id]) if {
 # The token's subject: the account when impersonating, else the client.
 default subject := ""
 
-subject := input.account.id if valid
-
-subject := input.client.id if not impersonating
+subject := input.account.id if {
+	valid
+} else := input.client.id if {
+	not impersonating
+}

@@ -7,8 +7,7 @@
 package tollgate.scope
 
 import data.tollgate.audience
-
-impersonating if input.client.impersonate != ""
+import data.tollgate.impersonation.impersonating
 
 # The client reaches a server through its own access block...
 client_reaches(id) if input.client.access[id]
@@ -27,49 +26,58 @@ account_reaches(id) if {
 
 # Without impersonation, reaching a server is the client's own affair.
 reaches(id) if {
-	not impersonating
 	client_reaches(id)
+	not impersonating
 }
 
-# With impersonation, both the client and the account must reach it.
+# With impersonation, the account must reach it too.
 reaches(id) if {
-	impersonating
 	client_reaches(id)
+	impersonating
 	account_reaches(id)
 }
 
-# A scope the client may get on a server: through its own access...
-client_may(id, s) if s in input.client.access[id]
-
-# ...or through a group.
-client_may(id, s) if {
+# The scopes the client may get from a server: those of its own access
+# block and of its groups'.
+client_scopes(id) := {s | some s in input.client.access[id]} | {s |
 	some group in input.client.groups
-	s in group.access[id]
+	some s in group.access[id]
 }
 
-# When impersonating, the account must be allowed the scope too.
-account_may(_, _) if not impersonating
-
-account_may(id, s) if {
-	impersonating
+# The scopes an impersonated account may get from a server, through its
+# groups.
+account_scopes(id) := {s |
 	some group in input.account.groups
-	s in group.access[id]
+	some s in group.access[id]
 }
 
-# Everything grantable across the requested servers the client reaches.
+# Everything grantable across the requested servers the client reaches:
+# what the server defines and the client may get...
 grantable_all contains s if {
+	not impersonating
 	some id in audience.requested_ids
 	reaches(id)
 	some s in input.servers[id].scopes
-	client_may(id, s)
-	account_may(id, s)
+	s in client_scopes(id)
 }
 
-# Granted scopes: all grantable ones when none are requested...
-granted := sort(grantable_all) if count(input.request.scope) == 0
+# ...and, when it impersonates an account, the account may get too.
+grantable_all contains s if {
+	impersonating
+	some id in audience.requested_ids
+	reaches(id)
+	some s in input.servers[id].scopes
+	s in client_scopes(id)
+	s in account_scopes(id)
+}
 
-# ...else the requested ones, which must all be grantable (see not_grantable).
-granted := sort([s | some s in input.request.scope; s in grantable_all]) if count(input.request.scope) > 0
+# Granted scopes: all grantable ones when none are requested, else the
+# requested ones, which must all be grantable (see not_grantable).
+granted := sort(grantable_all) if {
+	count(input.request.scope) == 0
+} else := sort([s | some s in input.request.scope; s in grantable_all]) if {
+	count(input.request.scope) > 0
+}
 
 # Requested scopes that no requested server grants: invalid_scope.
 not_grantable contains s if {

@@ -20,14 +20,16 @@ default decision := {
 	"reasons": ["the policy reached no decision"],
 }
 
-decision := allow_decision if allow
-
-decision := deny_decision if not allow
+decision := allow_decision if {
+	allow
+} else := deny_decision
 
 # Allowed only when every condition below holds. The problem sets further
 # down say why a request is denied; they are worked out only for a denial,
 # so an allowed request pays for none of their messages. Their conditions
-# mirror these one for one (tests check both sides of each).
+# mirror these (tests check both sides of each). Scopes requested without
+# an audience need no condition of their own: no server is requested, so
+# none of them is grantable.
 default allow := false
 
 allow if {
@@ -36,13 +38,12 @@ allow if {
 	impersonation_ok
 	count(scope.unreachable) == 0
 	count(scope.not_grantable) == 0
-	not scopes_without_audience
 }
 
 # A client that impersonates nobody needs no impersonation check.
-impersonation_ok if not impersonation.impersonating
-
-impersonation_ok if impersonation.valid
+impersonation_ok := impersonation.valid if {
+	impersonation.impersonating
+} else := true
 
 # Scopes need a server to hold them.
 scopes_without_audience if {
@@ -105,9 +106,9 @@ deny_decision := {
 }
 
 # Granted audience values: the servers' audiences, or the client itself.
-granted_audience := [input.client.id] if audience.self
-
-granted_audience := [input.servers[id].audience | some id in audience.requested_ids] if not audience.self
+granted_audience := [input.client.id] if {
+	audience.self
+} else := [input.servers[id].audience | some id in audience.requested_ids]
 
 allow_decision := object.union(
 	{
@@ -122,9 +123,9 @@ allow_decision := object.union(
 )
 
 # The client's own token_ttl, when it has one; the server caps it.
-default ttl := {}
-
-ttl := {"ttl": input.client.token_ttl} if input.client.token_ttl > 0
+ttl := {"ttl": input.client.token_ttl} if {
+	input.client.token_ttl > 0
+} else := {}
 
 allow_reasons contains sprintf("no audience requested: the token is for client %s itself", [input.client.id]) if audience.self
 
