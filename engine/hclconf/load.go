@@ -118,6 +118,9 @@ func (c *Cache) LoadPaced(files map[string][]byte, pace func(size int, took time
 		sum := sha256.Sum256(files[name])
 		f := previous[name]
 		if f == nil || f.sum != sum {
+			// The replaced blocks are garbage from now on rather than at
+			// the end: a reload of every file never holds both sets.
+			delete(previous, name)
 			start := time.Now()
 			f = parseFile(name, files[name])
 			f.sum = sum
