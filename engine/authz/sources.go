@@ -28,9 +28,9 @@ type Sources struct {
 	// Parsed, when set, keeps the parsed HCL files between loads, so that
 	// a reload parses only the files that changed.
 	Parsed *hclconf.Cache
-	// Pace, when set, is called after each HCL file parsed with its size
-	// and the time the parse took (see hclconf.Cache.LoadPaced).
-	Pace func(size int, took time.Duration)
+	// Pace, when set, is called between two HCL files parsed, with the
+	// time the first one took (see hclconf.Cache.LoadPaced).
+	Pace func(took time.Duration)
 	// Previous, when set, is the snapshot this load replaces: the new
 	// store is built from its store, sharing every unchanged declaration.
 	Previous *Snapshot

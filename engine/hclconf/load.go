@@ -69,8 +69,9 @@ func Load(files map[string][]byte) (*model.Config, hcl.Diagnostics) {
 // checked against the others as if it were new. A Cache holds the files
 // of the last load only; it is safe for concurrent use.
 type Cache struct {
-	mu    sync.Mutex
-	files map[string]*parsedFile
+	mu         sync.Mutex
+	files      map[string]*parsedFile
+	lastParsed int
 }
 
 // parsedFile is what parsing one file gave, with the digest of its
@@ -85,17 +86,25 @@ type parsedFile struct {
 // NewCache returns an empty Cache.
 func NewCache() *Cache { return &Cache{} }
 
+// LastParsed is how many bytes of HCL the last load parsed: the files it
+// could not take from the cache.
+func (c *Cache) LastParsed() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lastParsed
+}
+
 // Load is the package's Load, reusing the blocks of every file whose name
 // and content are those of the last load. A nil Cache parses everything.
 func (c *Cache) Load(files map[string][]byte) (*model.Config, hcl.Diagnostics) {
 	return c.LoadPaced(files, nil)
 }
 
-// LoadPaced is Load that calls pace, when it is not nil, after each file
-// it parses, with the file's size and the time the parse took. pace may
-// sleep: a server reloading a large configuration uses it to keep the
-// parsing from taking the CPU its requests need.
-func (c *Cache) LoadPaced(files map[string][]byte, pace func(size int, took time.Duration)) (*model.Config, hcl.Diagnostics) {
+// LoadPaced is Load that calls pace, when it is not nil, between two
+// files it parses, with the time the first one took. pace may sleep: a
+// server reloading a large configuration uses it to keep the parsing from
+// taking the CPU its requests need.
+func (c *Cache) LoadPaced(files map[string][]byte, pace func(took time.Duration)) (*model.Config, hcl.Diagnostics) {
 	if len(files) == 0 {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "No configuration", Detail: "no .hcl files were found."}}
 	}
@@ -114,19 +123,23 @@ func (c *Cache) LoadPaced(files map[string][]byte, pace func(size int, took time
 	current := make(map[string]*parsedFile, len(names))
 	var diags hcl.Diagnostics
 	parsed := make([]*fileBody, 0, len(names))
+	var parsedBytes int
+	var lastTook time.Duration // of the last file parsed; 0 before the first
 	for _, name := range names {
 		sum := sha256.Sum256(files[name])
 		f := previous[name]
 		if f == nil || f.sum != sum {
+			if pace != nil && lastTook > 0 {
+				pace(lastTook)
+			}
 			// The replaced blocks are garbage from now on rather than at
 			// the end: a reload of every file never holds both sets.
 			delete(previous, name)
 			start := time.Now()
 			f = parseFile(name, files[name])
 			f.sum = sum
-			if pace != nil {
-				pace(len(files[name]), time.Since(start))
-			}
+			lastTook = max(time.Since(start), time.Nanosecond)
+			parsedBytes += len(files[name])
 		}
 		current[name] = f
 		diags = append(diags, f.diags...)
@@ -135,7 +148,7 @@ func (c *Cache) LoadPaced(files map[string][]byte, pace func(size int, took time
 		}
 	}
 	if c != nil {
-		c.files = current
+		c.files, c.lastParsed = current, parsedBytes
 	}
 	cfg := validate(parsed, &diags)
 	sortByPosition(diags)

@@ -34,21 +34,32 @@ func TestRestOnlyWhenBusy(t *testing.T) {
 	}
 }
 
-// TestReloadIsPacedWhenBusy: a reload after requests arrived paces its
-// parsing, and only a big reload has its garbage returned to the OS.
+// TestReloadIsPacedWhenBusy: a reload after requests arrived rests between
+// the files it parses, an idle one does not, and only a big reload has its
+// garbage returned to the OS.
 func TestReloadIsPacedWhenBusy(t *testing.T) {
 	dir := t.TempDir()
-	src, err := os.ReadFile("../../config/ubisecure.hcl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := func(content []byte) {
-		t.Helper()
-		if err := os.WriteFile(filepath.Join(dir, "ubisecure.hcl"), content, 0o600); err != nil {
+	names := []string{"ubisecure.hcl", "world-mappers.hcl"}
+	sources := map[string][]byte{}
+	for _, name := range names {
+		src, err := os.ReadFile(filepath.Join("../../config", name))
+		if err != nil {
 			t.Fatal(err)
 		}
+		sources[name] = src
 	}
-	write(src)
+	edits := 0
+	editAll := func() {
+		t.Helper()
+		edits++
+		for _, name := range names {
+			content := fmt.Appendf(append([]byte(nil), sources[name]...), "\n# edit %d\n", edits)
+			if err := os.WriteFile(filepath.Join(dir, name), content, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	editAll()
 	var slept []time.Duration
 	s, err := New(context.Background(), Config{ConfigDir: dir, PoliciesDir: "../../policies", AuditLog: filepath.Join(t.TempDir(), "audit.log")}, io.Discard)
 	if err != nil {
@@ -56,18 +67,27 @@ func TestReloadIsPacedWhenBusy(t *testing.T) {
 	}
 	defer s.close()
 	s.sleep = func(d time.Duration) { slept = append(slept, d) }
-
-	rec := httptest.NewRecorder()
-	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
-	write(append(src, "\n# edited\n"...))
-	if err := s.Reload(context.Background()); err != nil {
-		t.Fatal(err)
+	reload := func() {
+		t.Helper()
+		if err := s.Reload(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 	}
+
+	editAll()
+	reload()
+	if len(slept) != 0 {
+		t.Errorf("an idle reload slept %v", slept)
+	}
+
+	s.Handler().ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	editAll()
+	reload()
 	if len(slept) != 1 || slept[0] <= 0 {
-		t.Errorf("a busy reload of one edited file slept %v, want one rest", slept)
+		t.Errorf("a busy reload of two edited files slept %v, want one rest between them", slept)
 	}
 	if s.freeLater != nil {
-		t.Error("a reload of one small file returns its garbage to the OS")
+		t.Error("a reload of two small files returns its garbage to the OS")
 	}
 
 	// A big reload returns its garbage once reloads pause.
@@ -78,9 +98,7 @@ func TestReloadIsPacedWhenBusy(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "bulk.hcl"), big.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Reload(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	reload()
 	if s.freeLater == nil {
 		t.Errorf("a reload of %d bytes of HCL does not return its garbage to the OS", big.Len())
 	}

@@ -160,24 +160,26 @@ func (s *Server) sources() (src authz.Sources, revision string, err error) {
 }
 
 // load builds a snapshot from the sources and says how many bytes of HCL
-// it parsed. A reload rests between files while requests arrive (rest).
+// it parsed. A reload rests between files while requests arrive (rest),
+// until ctx ends.
 func (s *Server) load(ctx context.Context, reload bool) (snap *authz.Snapshot, revision string, parsed int, err error) {
 	src, revision, err := s.sources()
 	if err != nil {
 		return nil, "", 0, err
 	}
 	src.Parsed = s.parsed
-	src.Pace = func(size int, took time.Duration) {
-		parsed += size
-		if reload {
-			s.rest(took)
+	if reload {
+		src.Pace = func(took time.Duration) {
+			if ctx.Err() == nil {
+				s.rest(took)
+			}
 		}
 	}
 	if s.svc != nil {
 		src.Previous = s.svc.Snapshot()
 	}
 	snap, err = authz.Load(ctx, src, s.kdfCache)
-	return snap, revision, parsed, err
+	return snap, revision, s.parsed.LastParsed(), err
 }
 
 func sizes(snap *authz.Snapshot) map[string]int {
@@ -305,9 +307,9 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 }
 
 // rest keeps a reload that parses many files from slowing the requests
-// it runs beside: after each file, when requests arrived since the last
-// file (or, for the first, since the last reload), it sleeps reloadPause
-// times as long as the parse took, so the parsing takes at most
+// it runs beside: between two files, when requests arrived since the last
+// rest (or, for the first, since the last reload), it sleeps reloadPause
+// times as long as the last parse took, so the parsing takes at most
 // 1/(1+reloadPause) of a core while the server is busy. An idle server
 // reloads at full speed. A file is parsed in one go, so a single huge
 // file is not spread out.
