@@ -387,6 +387,7 @@ func TestMetricsExposition(t *testing.T) {
 		`tollgate_token_requests_total{client="",error="invalid_client"} 1`,
 		`tollgate_config_reloads_total{result="success"} 1`,
 		`tollgate_config_last_reload_success_timestamp_seconds`,
+		`tollgate_config_reload_duration_seconds_count 1`,
 		`tollgate_config_declarations{kind="clients"} 3`,
 	} {
 		if !strings.Contains(metrics, want) {

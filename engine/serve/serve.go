@@ -107,8 +107,9 @@ func New(ctx context.Context, cfg Config, stderr io.Writer) (*Server, error) {
 		parsed:   hclconf.NewCache(),
 		sleep:    time.Sleep,
 	}
+	start := time.Now()
 	snap, revision, parsed, err := s.load(ctx, false)
-	s.metrics.Reloaded(err == nil, sizes(snap))
+	s.metrics.Reloaded(err == nil, time.Since(start), sizes(snap))
 	if err != nil {
 		return nil, fmt.Errorf("loading configuration: %w", err)
 	}
@@ -381,7 +382,7 @@ func (s *Server) Reload(ctx context.Context) error {
 	if err == nil && snap.Settings.SigningAlg != s.svc.Snapshot().Settings.SigningAlg && s.cfg.KeysDir == "" {
 		err = errors.New("signing_alg changed: restart to sign with a new ephemeral key")
 	}
-	s.metrics.Reloaded(err == nil, sizes(snap))
+	s.metrics.Reloaded(err == nil, time.Since(start), sizes(snap))
 	if err != nil {
 		s.log.Error("reload failed; still serving the last good configuration", "error", err.Error())
 		return err
