@@ -9,6 +9,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/engine/authz"
 	"github.com/tollgate-dev/tollgate/engine/hclconf"
+	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
 	"github.com/tollgate-dev/tollgate/engine/model"
 	"github.com/tollgate-dev/tollgate/engine/policy"
 	"github.com/tollgate-dev/tollgate/engine/secret"
@@ -102,7 +103,7 @@ func BenchmarkDecideCached(b *testing.B) {
 // uncachedPolicy is the default policies plus a rule that reads the
 // request time, which turns the decision cache off.
 func uncachedPolicy(b *testing.B) *policy.Policy {
-	files, err := policy.ReadDir(repoPath(b, "policies"))
+	files, err := policy.ReadDir(repotest.Path(b, "policies"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -151,7 +152,7 @@ func BenchmarkLoadSnapshot(b *testing.B) {
 			dir := b.TempDir()
 			writeBenchHCL(b, dir, n)
 			ctx := context.Background()
-			src := authz.Sources{ConfigDir: dir, PoliciesDir: repoPath(b, "policies")}
+			src := authz.Sources{ConfigDir: dir, PoliciesDir: repotest.Path(b, "policies")}
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := authz.Load(ctx, src, authz.NewKDFCache()); err != nil {
@@ -181,7 +182,7 @@ func BenchmarkReloadSnapshot(b *testing.B) {
 				files[name] = read(b, name)
 			}
 			ctx := context.Background()
-			src := authz.Sources{ConfigFiles: files, PoliciesDir: repoPath(b, "policies"), Parsed: hclconf.NewCache()}
+			src := authz.Sources{ConfigFiles: files, PoliciesDir: repotest.Path(b, "policies"), Parsed: hclconf.NewCache()}
 			kdf := authz.NewKDFCache()
 			if src.Previous, err = authz.Load(ctx, src, kdf); err != nil {
 				b.Fatal(err)

@@ -3,8 +3,6 @@ package authz_test
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -13,30 +11,16 @@ import (
 
 	"github.com/tollgate-dev/tollgate/engine/authz"
 	"github.com/tollgate-dev/tollgate/engine/hclconf"
+	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
 	"github.com/tollgate-dev/tollgate/engine/model"
 	"github.com/tollgate-dev/tollgate/engine/oauth"
 	"github.com/tollgate-dev/tollgate/engine/policy"
 )
 
-func repoPath(t testing.TB, elem ...string) string {
-	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(append([]string{dir}, elem...)...)
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = parent
-	}
-}
-
 // exampleConfig is the config/ that `make run` serves.
 func exampleConfig(t testing.TB) *model.Config {
 	t.Helper()
-	cfg, diags := hclconf.LoadDir(repoPath(t, "config"))
+	cfg, diags := hclconf.LoadDir(repotest.Path(t, "config"))
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
@@ -45,7 +29,7 @@ func exampleConfig(t testing.TB) *model.Config {
 
 func defaultPolicy(t testing.TB) *policy.Policy {
 	t.Helper()
-	return compilePolicyDir(t, repoPath(t, "policies"))
+	return compilePolicyDir(t, repotest.Path(t, "policies"))
 }
 
 func compilePolicyDir(t testing.TB, dir string) *policy.Policy {
@@ -284,7 +268,7 @@ func TestCachedDecisionsEqualFreshOnes(t *testing.T) {
 func TestFailClosed(t *testing.T) {
 	for _, name := range []string{"undefined", "malformed"} {
 		t.Run(name, func(t *testing.T) {
-			snap := snapshot(t, exampleConfig(t), compilePolicyDir(t, repoPath(t, "testdata", "policies", name)))
+			snap := snapshot(t, exampleConfig(t), compilePolicyDir(t, repotest.Path(t, "testdata", "policies", name)))
 			_, err := snap.Evaluate(context.Background(), &authz.EvalRequest{ClientID: "client1"})
 			var oe *oauth.Error
 			if !errors.As(err, &oe) || oe.Code != oauth.ServerError || oe.HTTPStatus() != 500 {
@@ -294,7 +278,7 @@ func TestFailClosed(t *testing.T) {
 	}
 	t.Run("a policy that fails its self-test never loads", func(t *testing.T) {
 		_, err := authz.Load(context.Background(), authz.Sources{
-			ConfigDir: repoPath(t, "config"), PoliciesDir: repoPath(t, "testdata", "policies", "undefined"),
+			ConfigDir: repotest.Path(t, "config"), PoliciesDir: repotest.Path(t, "testdata", "policies", "undefined"),
 		}, authz.NewKDFCache())
 		if err == nil || !strings.Contains(err.Error(), "self-test") {
 			t.Fatalf("Load error = %v, want a self-test failure", err)
@@ -302,7 +286,7 @@ func TestFailClosed(t *testing.T) {
 	})
 	t.Run("a policy that does not compile never loads", func(t *testing.T) {
 		_, err := authz.Load(context.Background(), authz.Sources{
-			ConfigDir: repoPath(t, "config"), PoliciesDir: repoPath(t, "testdata", "policies", "broken"),
+			ConfigDir: repotest.Path(t, "config"), PoliciesDir: repotest.Path(t, "testdata", "policies", "broken"),
 		}, authz.NewKDFCache())
 		var le *authz.LoadError
 		if !errors.As(err, &le) || le.Policy == nil {

@@ -17,27 +17,8 @@ import (
 
 	"github.com/tollgate-dev/tollgate/engine/authz"
 	"github.com/tollgate-dev/tollgate/engine/bundle"
+	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
 )
-
-// repoRoot finds the module root, so tests pack the real config/ and
-// policies/ that `make bundle` packs.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = parent
-	}
-}
 
 // byBase keys files by their base names under dir, as a bundle names them.
 func byBase(dir string, files map[string][]byte) map[string][]byte {
@@ -61,7 +42,7 @@ func writeTemp(t *testing.T, name, body string) string {
 // back as the same files, named config/... and policies/..., with the same
 // data, and it loads into a snapshot just as the folders do.
 func TestBuildReadsBackWhatTheFoldersHold(t *testing.T) {
-	root := repoRoot(t)
+	root := repotest.Path(t)
 	extraPolicies := t.TempDir()
 	for name, body := range map[string]string{
 		"token.rego":      "package tollgate.token\n\nimport data.lib.allowed\n\ndecision := {\"allow\": false, \"reasons\": [data.extra.why, sprintf(\"%v\", [allowed])]}\n",
@@ -135,7 +116,7 @@ func TestBuildReadsBackWhatTheFoldersHold(t *testing.T) {
 // TestBuildIsReproducible: the same inputs give a byte-identical file; any
 // change of a content or a name gives another revision.
 func TestBuildIsReproducible(t *testing.T) {
-	root := repoRoot(t)
+	root := repotest.Path(t)
 	src, err := bundle.ReadDirs(filepath.Join(root, "config"), filepath.Join(root, "policies"), "")
 	if err != nil {
 		t.Fatal(err)
@@ -371,7 +352,7 @@ func TestWriteRefuses(t *testing.T) {
 }
 
 func TestReadDirsData(t *testing.T) {
-	root := repoRoot(t)
+	root := repotest.Path(t)
 	config, policies := filepath.Join(root, "config"), filepath.Join(root, "policies")
 	tests := []struct {
 		body string
@@ -398,7 +379,7 @@ func TestReadDirsData(t *testing.T) {
 // FuzzParse: no input makes the reader panic, and whatever it accepts holds
 // only clean names within the limits.
 func FuzzParse(f *testing.F) {
-	root := repoRoot(f)
+	root := repotest.Path(f)
 	src, err := bundle.ReadDirs(filepath.Join(root, "config"), filepath.Join(root, "policies"), "")
 	if err != nil {
 		f.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
 	"github.com/tollgate-dev/tollgate/engine/serve"
 )
 
@@ -18,7 +19,7 @@ import (
 // (cached after the first), ES256 signing, the response, and an audit line
 // written to a file. Only the network is left out.
 func BenchmarkTokenEndpoint(b *testing.B) {
-	root := repoRoot(b)
+	root := repotest.Path(b)
 	s, err := serve.New(context.Background(), serve.Config{
 		ConfigDir:   filepath.Join(root, "config"),
 		PoliciesDir: filepath.Join(root, "policies"),

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/tollgate-dev/tollgate/engine/bundle"
+	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
 	"github.com/tollgate-dev/tollgate/engine/serve"
 )
 
@@ -22,7 +23,7 @@ import (
 // `tollgate bundle build` does, and returns the revision.
 func buildBundle(t *testing.T, configDir, out string) string {
 	t.Helper()
-	src, err := bundle.ReadDirs(configDir, filepath.Join(repoRoot(t), "policies"), "")
+	src, err := bundle.ReadDirs(configDir, repotest.Path(t, "policies"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +39,7 @@ func buildBundle(t *testing.T, configDir, out string) string {
 // and verified through JWKS.
 func TestServeFromABundle(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tollgate.tar.gz")
-	revision := buildBundle(t, filepath.Join(repoRoot(t), "config"), path)
+	revision := buildBundle(t, repotest.Path(t, "config"), path)
 	srv := start(t, serve.Config{Bundle: path})
 	if !strings.Contains(srv.stderr.String(), revision) {
 		t.Errorf("the start log should name the bundle's revision %s:\n%s", revision, srv.stderr.String())
@@ -67,7 +68,7 @@ func TestServeRefusesABadBundle(t *testing.T) {
 	broken := filepath.Join(dir, "broken.tar.gz")
 	brokenConfig := copyConfig(t)
 	writeFile(t, filepath.Join(brokenConfig, "broken.hcl"), `client "x" { secret { hash = "plain-text" } }`)
-	src, err := bundle.ReadDirs(brokenConfig, filepath.Join(repoRoot(t), "policies"), "")
+	src, err := bundle.ReadDirs(brokenConfig, repotest.Path(t, "policies"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +105,7 @@ func TestReloadFromAReplacedBundle(t *testing.T) {
 	deploy := t.TempDir()
 	path := filepath.Join(deploy, "tollgate.tar.gz")
 	original := filepath.Join(t.TempDir(), "original.tar.gz")
-	buildBundle(t, filepath.Join(repoRoot(t), "config"), original)
+	buildBundle(t, repotest.Path(t, "config"), original)
 	body, err := os.ReadFile(original)
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +128,7 @@ func TestReloadFromAReplacedBundle(t *testing.T) {
 	writeFile(t, path, "half a bundle")
 	eventually(t, "the unreadable bundle is logged", func() bool { return strings.Contains(logs.String(), "not a .tar.gz file") })
 	writeFile(t, filepath.Join(config, "broken.hcl"), `client "x" { secret { hash = "plain-text" } }`)
-	src, err := bundle.ReadDirs(config, filepath.Join(repoRoot(t), "policies"), "")
+	src, err := bundle.ReadDirs(config, repotest.Path(t, "policies"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +157,7 @@ func TestReloadFromAReplacedBundle(t *testing.T) {
 // the bundle file.
 func TestSIGHUPReloadsABundle(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tollgate.tar.gz")
-	buildBundle(t, filepath.Join(repoRoot(t), "config"), path)
+	buildBundle(t, repotest.Path(t, "config"), path)
 	base, _, _ := runServe(t, serve.Config{Bundle: path, Watch: false})
 	config := copyConfig(t)
 	writeFile(t, filepath.Join(config, "added.hcl"), extraClient("added-client"))

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
 	"github.com/tollgate-dev/tollgate/engine/serve"
 )
 
@@ -271,7 +272,7 @@ func TestDiscovery(t *testing.T) {
 // `make interop-deps` (make test does).
 func TestNodeInterop(t *testing.T) {
 	srv := start(t, serve.Config{})
-	dir := filepath.Join(repoRoot(t), "interop", "node")
+	dir := repotest.Path(t, "interop", "node")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "openid-client")); err != nil {
 		t.Fatalf("Node packages are not installed (%v): run `make interop-deps`", err)
 	}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
+	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
 	"github.com/tollgate-dev/tollgate/engine/serve"
 )
 
@@ -32,26 +32,6 @@ const (
 	worldAudience = "https://api.worldmappers.example"
 )
 
-// repoRoot finds the module root, so tests use the real config/ and
-// policies/ that `make run` serves.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = parent
-	}
-}
-
 // running is a real tollgate on 127.0.0.1:0.
 type running struct {
 	*serve.Server
@@ -65,7 +45,7 @@ type running struct {
 // does.
 func start(t testing.TB, cfg serve.Config) *running {
 	t.Helper()
-	root := repoRoot(t)
+	root := repotest.Path(t)
 	if cfg.ConfigDir == "" && cfg.Bundle == "" {
 		cfg.ConfigDir = filepath.Join(root, "config")
 	}

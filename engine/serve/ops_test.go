@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
 	"github.com/tollgate-dev/tollgate/engine/secret"
 	"github.com/tollgate-dev/tollgate/engine/serve"
 )
@@ -27,7 +28,7 @@ import (
 // change.
 func copyConfig(t *testing.T) string {
 	t.Helper()
-	src := filepath.Join(repoRoot(t), "config")
+	src := repotest.Path(t, "config")
 	dst := t.TempDir()
 	entries, err := os.ReadDir(src)
 	if err != nil {
@@ -68,7 +69,7 @@ func extraClient(id string) string {
 func runServe(t *testing.T, cfg serve.Config) (string, *syncBuffer, func() error) {
 	t.Helper()
 	if cfg.PoliciesDir == "" && cfg.Bundle == "" {
-		cfg.PoliciesDir = filepath.Join(repoRoot(t), "policies")
+		cfg.PoliciesDir = repotest.Path(t, "policies")
 	}
 	cfg.Addr = "127.0.0.1:0"
 	stderr := &syncBuffer{}
