@@ -52,13 +52,8 @@ func (e *MalformedError) Error() string { return "policy: malformed decision: " 
 // Decide evaluates the decision for input. Any failure, an undefined
 // decision or a malformed one is an error: the caller denies (fail closed).
 func (p *Policy) Decide(ctx context.Context, input ast.Value) (*Decision, error) {
-	opts := []rego.EvalOption{
-		rego.EvalParsedInput(input),
-		// The decision is read straight from the AST: converting it to Go
-		// maps first would cost as much as a small rule.
-		rego.EvalGenerateJSON(rawTerm),
-		rego.EvalMetrics(noMetrics),
-	}
+	opts := append(make([]rego.EvalOption, 0, len(evalOptions)+2), evalOptions...)
+	opts = append(opts, rego.EvalParsedInput(input))
 	// OPA watches ctx with a goroutine per evaluation; a context that can
 	// never end needs no watching, and one that can is watched by a
 	// callback registered on it instead.
@@ -68,7 +63,7 @@ func (p *Policy) Decide(ctx context.Context, input ast.Value) (*Decision, error)
 		defer stop()
 		opts = append(opts, rego.EvalExternalCancel(cancel))
 	} else {
-		opts = append(opts, rego.EvalExternalCancel(neverCancel))
+		opts = append(opts, neverCancel)
 	}
 	rs, err := p.query.Eval(ctx, opts...)
 	if err != nil {
@@ -84,10 +79,16 @@ func (p *Policy) Decide(ctx context.Context, input ast.Value) (*Decision, error)
 	return parseDecision(term.Value)
 }
 
-var (
-	noMetrics   = metrics.NoOp()
-	neverCancel = topdown.NewCancel()
-)
+// evalOptions are the options every evaluation takes, built once.
+var evalOptions = []rego.EvalOption{
+	// The decision is read straight from the AST: converting it to Go
+	// maps first would cost as much as a small rule.
+	rego.EvalGenerateJSON(rawTerm),
+	rego.EvalMetrics(metrics.NoOp()),
+}
+
+// neverCancel is the cancel of an evaluation whose context cannot end.
+var neverCancel = rego.EvalExternalCancel(topdown.NewCancel())
 
 func rawTerm(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }
 
