@@ -3,7 +3,6 @@ package hclconf_test
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,11 +12,10 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/tollgate-dev/tollgate/engine/hclconf"
+	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
 	"github.com/tollgate-dev/tollgate/engine/model"
 	"github.com/tollgate-dev/tollgate/engine/secret"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // readFixture reads a fixture folder with names as seen from the
 // repository root, so goldens read like `tollgate check` output there.
@@ -38,23 +36,6 @@ func readFixture(t *testing.T, dir string) map[string][]byte {
 		}
 	}
 	return files
-}
-
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("output differs from %s (go test -update rewrites it)\ngot:\n%s\nwant:\n%s", path, got, want)
-	}
 }
 
 // TestBrokenFixturesReportEveryProblem: each folder under
@@ -78,7 +59,7 @@ func TestBrokenFixturesReportEveryProblem(t *testing.T) {
 			if err := hclconf.WriteDiagnostics(&out, diags, files, false); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, filepath.Join("..", "..", dir, "expected.golden"), out.Bytes())
+			repotest.Golden(t, filepath.Join("..", "..", dir, "expected.golden"), out.Bytes())
 		})
 	}
 }
@@ -110,7 +91,7 @@ func TestGoodFixtureBuildsTheModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "../../testdata/hcl/good.golden.json", append(got, '\n'))
+	repotest.Golden(t, "../../testdata/hcl/good.golden.json", append(got, '\n'))
 }
 
 func FuzzLoad(f *testing.F) {
