@@ -2,73 +2,31 @@
 #
 # A client reaches a server through its own access block or through a group
 # it is a member of; what it may get there is the union of those blocks'
-# scopes. When it impersonates an account, the account must reach the server
-# too (through its groups) and only scopes both may get are allowed.
+# scopes. The server passes that join, by server id, in input.client.reach
+# (and input.account.reach), so a requested server is looked up by key. When
+# the client impersonates an account, the account must reach the server too
+# (through its groups) and only scopes both may get are allowed.
 package tollgate.scope
 
 import data.tollgate.audience
 import data.tollgate.impersonation.impersonating
 
-# The client reaches a server through its own access block...
-client_reaches(id) if input.client.access[id]
-
-# ...or through a group it is a member of.
-client_reaches(id) if {
-	some group in input.client.groups
-	group.access[id]
-}
-
-# An impersonated account reaches a server only through its groups.
-account_reaches(id) if {
-	some group in input.account.groups
-	group.access[id]
-}
-
-# Without impersonation, reaching a server is the client's own affair.
-reaches(id) if {
-	client_reaches(id)
-	not impersonating
-}
-
-# With impersonation, the account must reach it too.
-reaches(id) if {
-	client_reaches(id)
-	impersonating
-	account_reaches(id)
-}
-
-# The scopes the client may get from a server: those of its own access
-# block and of its groups'.
-client_scopes(id) := {s | some s in input.client.access[id]} | {s |
-	some group in input.client.groups
-	some s in group.access[id]
-}
-
-# The scopes an impersonated account may get from a server, through its
-# groups.
-account_scopes(id) := {s |
-	some group in input.account.groups
-	some s in group.access[id]
-}
-
-# Everything grantable across the requested servers the client reaches:
-# what the server defines and the client may get...
+# Everything grantable across the requested servers: what the server
+# defines and the client may get there...
 grantable_all contains s if {
 	not impersonating
 	some id in audience.requested_ids
-	reaches(id)
-	some s in input.servers[id].scopes
-	s in client_scopes(id)
+	some s in input.client.reach[id].scopes
+	s in input.servers[id].scopes
 }
 
 # ...and, when it impersonates an account, the account may get too.
 grantable_all contains s if {
 	impersonating
 	some id in audience.requested_ids
-	reaches(id)
-	some s in input.servers[id].scopes
-	s in client_scopes(id)
-	s in account_scopes(id)
+	some s in input.client.reach[id].scopes
+	s in input.account.reach[id].scopes
+	s in input.servers[id].scopes
 }
 
 # Granted scopes: all grantable ones when none are requested, else the
@@ -85,8 +43,15 @@ not_grantable contains s if {
 	not s in grantable_all
 }
 
-# Requested servers the client (or the impersonated account) cannot reach.
+# Requested servers the client cannot reach...
 unreachable contains id if {
 	some id in audience.requested_ids
-	not reaches(id)
+	not input.client.reach[id]
+}
+
+# ...or, when it impersonates an account, the account cannot.
+unreachable contains id if {
+	impersonating
+	some id in audience.requested_ids
+	not input.account.reach[id]
 }

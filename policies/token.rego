@@ -67,13 +67,13 @@ client_problems contains sprintf("client %s may not impersonate: %s", [input.cli
 # A requested server the client cannot reach.
 client_problems contains sprintf("client %s has no access to server %s", [input.client.id, id]) if {
 	some id in scope.unreachable
-	not scope.client_reaches(id)
+	not input.client.reach[id]
 }
 
 # A requested server the client reaches but the impersonated account does not.
 client_problems contains sprintf("account %s has no access to server %s (client %s acts as it)", [input.account.id, id, input.client.id]) if {
 	some id in scope.unreachable
-	scope.client_reaches(id)
+	input.client.reach[id]
 }
 
 scope_problems contains "scopes were requested without an audience" if scopes_without_audience
@@ -129,20 +129,15 @@ ttl := {"ttl": input.client.token_ttl} if {
 
 allow_reasons contains sprintf("no audience requested: the token is for client %s itself", [input.client.id]) if audience.self
 
-allow_reasons contains sprintf("client %s reaches %s through its own access", [input.client.id, id]) if {
+# Each route that gives the client, or the account it acts as, a requested
+# server: "its own access" or "group <id>".
+allow_reasons contains sprintf("client %s reaches %s through %s", [input.client.id, id, via]) if {
 	some id in audience.requested_ids
-	input.client.access[id]
+	some via in input.client.reach[id].via
 }
 
-allow_reasons contains sprintf("client %s reaches %s through group %s", [input.client.id, id, group.id]) if {
-	some id in audience.requested_ids
-	some group in input.client.groups
-	group.access[id]
-}
-
-allow_reasons contains sprintf("client %s acts as account %s, which reaches %s through group %s", [input.client.id, input.account.id, id, group.id]) if {
+allow_reasons contains sprintf("client %s acts as account %s, which reaches %s through %s", [input.client.id, input.account.id, id, via]) if {
 	impersonation.valid
 	some id in audience.requested_ids
-	some group in input.account.groups
-	group.access[id]
+	some via in input.account.reach[id].via
 }

@@ -12,20 +12,42 @@ server2 := {"id": "Server2", "audience": "Server2", "scopes": ["read", "write"],
 
 gift := {
 	"id": "gift-deliveries", "name": "Gift Deliveries Service", "auth_method": "client_secret_post",
-	"access": {"world-mappers": ["read:directions"]}, "groups": [], "impersonate": "", "token_ttl": 0, "disabled": false,
+	"access": {"world-mappers": ["read:directions"]}, "groups": [],
+	"reach": {"world-mappers": {"scopes": ["read:directions"], "via": ["its own access"]}},
+	"impersonate": "", "token_ttl": 0, "disabled": false,
 }
 
-client1 := {"id": "client1", "access": {}, "groups": [], "impersonate": "", "token_ttl": 0, "disabled": false}
+client1 := {"id": "client1", "access": {}, "groups": [], "reach": {}, "impersonate": "", "token_ttl": 0, "disabled": false}
 
 impersonator := {
 	"id": "Client1", "access": {"Server1": ["read"], "Server2": ["read", "write"]}, "groups": [],
+	"reach": {
+		"Server1": {"scopes": ["read"], "via": ["its own access"]},
+		"Server2": {"scopes": ["read", "write"], "via": ["its own access"]},
+	},
 	"impersonate": "User1", "token_ttl": 0, "disabled": false,
 }
 
 user1 := {
 	"id": "User1", "impersonators": ["Client1"], "attributes": {}, "disabled": false,
 	"groups": [{"id": "Group1", "access": {"Server1": ["read"]}}, {"id": "Group2", "access": {"Server2": ["read"]}}],
+	"reach": {
+		"Server1": {"scopes": ["read"], "via": ["group Group1"]},
+		"Server2": {"scopes": ["read"], "via": ["group Group2"]},
+	},
 }
+
+# User1 after leaving Group2: it reaches Server1 only.
+user1_without_group2 := json.patch(user1, [
+	{"op": "replace", "path": "/groups", "value": [{"id": "Group1", "access": {"Server1": ["read"]}}]},
+	{"op": "remove", "path": "/reach/Server2"},
+])
+
+# User1 in no group: it reaches nothing.
+user1_without_groups := json.patch(user1, [
+	{"op": "replace", "path": "/groups", "value": []},
+	{"op": "replace", "path": "/reach", "value": {}},
+])
 
 request(aud, scopes) := {"grant_type": "client_credentials", "audience": aud, "scope": scopes, "auth_method": "client_secret_basic"}
 
@@ -91,11 +113,27 @@ test_error_precedence_lists_every_reason if {
 }
 
 test_access_through_a_group if {
-	grouped := object.union(client1, {"groups": [{"id": "readers", "access": {"Server1": ["read"]}}]})
+	grouped := object.union(client1, {
+		"groups": [{"id": "readers", "access": {"Server1": ["read"]}}],
+		"reach": {"Server1": {"scopes": ["read"], "via": ["group readers"]}},
+	})
 	d := token.decision with input as {"client": grouped, "request": request(["Server1"], []), "servers": {"Server1": server1}}
 	d.allow
 	d.scope == ["read"]
 	d.reasons == ["client client1 reaches Server1 through group readers"]
+}
+
+test_every_route_to_a_server_is_a_reason if {
+	both := object.union(client1, {
+		"access": {"Server1": ["read"]},
+		"groups": [{"id": "readers", "access": {"Server1": ["read"]}}],
+		"reach": {"Server1": {"scopes": ["read"], "via": ["its own access", "group readers"]}},
+	})
+	d := token.decision with input as {"client": both, "request": request(["Server1"], []), "servers": {"Server1": server1}}
+	d.reasons == [
+		"client client1 reaches Server1 through group readers",
+		"client client1 reaches Server1 through its own access",
+	]
 }
 
 test_impersonation_grants_server2_as_user1 if {
@@ -107,11 +145,15 @@ test_impersonation_grants_server2_as_user1 if {
 	d.audience == ["Server2"]
 	d.scope == ["read"]
 	d.subject == "User1"
+	d.reasons == [
+		"client Client1 acts as account User1, which reaches Server2 through group Group2",
+		"client Client1 reaches Server2 through its own access",
+	]
 }
 
 test_impersonation_denied_when_user1_leaves_group2 if {
 	d := token.decision with input as {
-		"client": impersonator, "account": object.union(user1, {"groups": [{"id": "Group1", "access": {"Server1": ["read"]}}]}),
+		"client": impersonator, "account": user1_without_group2,
 		"request": request(["Server2"], []), "servers": {"Server2": server2},
 	}
 	not d.allow
@@ -185,7 +227,7 @@ denials := {
 		"request": request(["Server2"], []), "servers": {"Server2": server2},
 	},
 	"account cannot reach": {
-		"client": impersonator, "account": object.union(user1, {"groups": []}),
+		"client": impersonator, "account": user1_without_groups,
 		"request": request(["Server2"], []), "servers": {"Server2": server2},
 	},
 }

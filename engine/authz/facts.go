@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -39,12 +40,14 @@ func (f *facts) client(c *model.Client) *ast.Term {
 	if t, ok := f.clients.Load(c.ID); ok {
 		return t.(*ast.Term)
 	}
+	groups := f.store.GroupsOf(c.ID)
 	doc := map[string]any{
 		"id":          c.ID,
 		"name":        c.Name,
 		"auth_method": c.AuthMethod,
 		"access":      accessDoc(c.Access),
-		"groups":      f.groupsDoc(c.ID),
+		"groups":      groupsDoc(groups),
+		"reach":       reachDoc(c.Access, groups),
 		"impersonate": c.Impersonate,
 		"token_ttl":   int64(c.TokenTTL.Seconds()),
 		"disabled":    c.Disabled,
@@ -62,9 +65,11 @@ func (f *facts) account(a *model.Account) *ast.Term {
 	if attributes == nil {
 		attributes = map[string]any{}
 	}
+	groups := f.store.GroupsOf(a.ID)
 	doc := map[string]any{
 		"id":            a.ID,
-		"groups":        f.groupsDoc(a.ID),
+		"groups":        groupsDoc(groups),
+		"reach":         reachDoc(nil, groups),
 		"impersonators": stringsOrEmpty(a.Impersonators),
 		"attributes":    attributes,
 		"disabled":      a.Disabled,
@@ -89,11 +94,57 @@ func (f *facts) server(s *model.Server) *ast.Term {
 	return actual.(*ast.Term)
 }
 
-func (f *facts) groupsDoc(member string) []any {
-	groups := f.store.GroupsOf(member)
+func groupsDoc(groups []*model.Group) []any {
 	out := make([]any, len(groups))
 	for i, g := range groups {
 		out[i] = map[string]any{"id": g.ID, "access": accessDoc(g.Access)}
+	}
+	return out
+}
+
+// Routes name how a principal reaches a server, in reach's "via" lists.
+// They read as the end of an allow reason ("client c reaches s through
+// group g").
+const viaOwnAccess = "its own access"
+
+func viaGroup(id string) string { return "group " + id }
+
+// reachDoc indexes what a principal may get by server: for each server
+// that its own access blocks or its groups' name, the union of their
+// scopes (sorted) and the routes that give it (own access first, then the
+// groups in order). It repeats what access and groups say, joined once
+// per snapshot, so that a policy looks a requested server up by key
+// instead of walking every group on every decision.
+func reachDoc(own []model.Access, groups []*model.Group) map[string]any {
+	type route struct {
+		scopes []string
+		via    []any
+	}
+	routes := map[string]*route{}
+	add := func(a model.Access, via string) {
+		r := routes[a.Server]
+		if r == nil {
+			r = &route{}
+			routes[a.Server] = r
+		}
+		r.scopes = append(r.scopes, a.Scopes...)
+		r.via = append(r.via, via)
+	}
+	for _, a := range own {
+		add(a, viaOwnAccess)
+	}
+	for _, g := range groups {
+		for _, a := range g.Access {
+			add(a, viaGroup(g.ID))
+		}
+	}
+	out := make(map[string]any, len(routes))
+	for server, r := range routes {
+		slices.Sort(r.scopes)
+		out[server] = map[string]any{
+			"scopes": stringsOrEmpty(slices.Compact(r.scopes)),
+			"via":    r.via,
+		}
 	}
 	return out
 }
