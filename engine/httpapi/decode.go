@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -108,14 +109,31 @@ func decodeBody(w http.ResponseWriter, r *http.Request) (params, error) {
 }
 
 // decodeJSON accepts an object of strings, or of arrays of strings for the
-// repeatable parameters; anything else is invalid_request.
+// repeatable parameters; anything else is invalid_request. A name given
+// twice is refused, as in a form (RFC 6749 §3.2): decoding into a map
+// would silently keep the last, so the object is read member by member.
 func decodeJSON(body []byte) (params, error) {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(body, &raw); err != nil {
-		return nil, oauth.New(oauth.InvalidRequest, "the JSON body is not an object")
+	notObject := oauth.New(oauth.InvalidRequest, "the JSON body is not an object")
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, notObject
 	}
-	p := make(params, len(raw))
-	for name, value := range raw {
+	p := params{}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, notObject
+		}
+		name, _ := tok.(string) // an object's keys are strings
+		if seen[name] {
+			return nil, oauth.New(oauth.InvalidRequest, "parameter %s is repeated", name)
+		}
+		seen[name] = true
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return nil, notObject
+		}
 		var s string
 		if err := json.Unmarshal(value, &s); err == nil {
 			p[name] = []string{s}
@@ -132,6 +150,12 @@ func decodeJSON(body []byte) (params, error) {
 			continue
 		}
 		return nil, oauth.New(oauth.InvalidRequest, "parameter %s must be a string", name)
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return nil, notObject
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, oauth.New(oauth.InvalidRequest, "the JSON body has data after its object")
 	}
 	return p, nil
 }
