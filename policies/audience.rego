@@ -9,7 +9,7 @@ package tollgate.audience
 # the single application case.
 default self := false
 
-self := count(input.request.audience) == 0
+self := input.request.audience == []
 
 # The requested values that name no server: each one is invalid_target.
 unknown contains value if {

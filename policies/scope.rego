@@ -32,9 +32,9 @@ grantable_all contains s if {
 # Granted scopes: all grantable ones when none are requested, else the
 # requested ones, which must all be grantable (see not_grantable).
 granted := sort(grantable_all) if {
-	count(input.request.scope) == 0
+	input.request.scope == []
 } else := sort([s | some s in input.request.scope; s in grantable_all]) if {
-	count(input.request.scope) > 0
+	input.request.scope != []
 }
 
 # Requested scopes that no requested server grants: invalid_scope.

@@ -33,11 +33,11 @@ decision := allow_decision if {
 default allow := false
 
 allow if {
-	count(audience.unknown) == 0
+	audience.unknown == set()
 	not input.client.disabled
 	impersonation_ok
-	count(scope.unreachable) == 0
-	count(scope.not_grantable) == 0
+	scope.unreachable == set()
+	scope.not_grantable == set()
 }
 
 # A client that impersonates nobody needs no impersonation check.
