@@ -1,0 +1,386 @@
+// Package assertion verifies the JWTs that clients authenticate with under
+// private_key_jwt (RFC 7523 §2.2 and §3, OpenID Connect Core §9): signed
+// with a public key the client declared, issued by the client about itself,
+// meant for this server, short-lived and used once.
+package assertion
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
+	"github.com/lestrrat-go/jwx/v2/jwt"
+)
+
+// Type is the client_assertion_type of a JWT assertion (RFC 7523 §2.2).
+const Type = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+const (
+	// MaxLifetime bounds how far in the future an assertion's exp may be,
+	// and so how long its jti must be remembered.
+	MaxLifetime = 10 * time.Minute
+	// Leeway tolerates clock skew between the client and the server.
+	Leeway = 30 * time.Second
+	// MinRSABits is the smallest RSA key accepted (NIST SP 800-131A).
+	MinRSABits = 2048
+)
+
+// Algorithms are the signature algorithms an assertion may use, as server
+// metadata lists them (RFC 8414 token_endpoint_auth_signing_alg_values_supported);
+// each key allows those of its type.
+var Algorithms = []string{"ES256", "ES384", "ES512", "EdDSA", "PS256", "PS384", "PS512", "RS256", "RS384", "RS512"}
+
+// ErrInvalid is wrapped by every rejection. The reasons are for logs and
+// tests; clients only ever learn that authentication failed.
+var ErrInvalid = errors.New("invalid client assertion")
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+// Key is a client's declared public key, parsed, with the algorithms it
+// may sign with and until when.
+type Key struct {
+	key      jwk.Key
+	kid      string
+	algs     []jwa.SignatureAlgorithm
+	NotAfter time.Time
+}
+
+// KeyID is the key's kid: its own, else its RFC 7638 thumbprint.
+func (k *Key) KeyID() string { return k.kid }
+
+// Algorithms are the algorithms the key may sign assertions with.
+func (k *Key) Algorithms() []string {
+	out := make([]string, len(k.algs))
+	for i, a := range k.algs {
+		out[i] = a.String()
+	}
+	return out
+}
+
+// ParseKey parses a public key written as PEM (a PUBLIC KEY or a
+// CERTIFICATE) or as a JWK. Private keys are refused: a declaration only
+// ever holds the public half. Supported: EC P-256, P-384 and P-521
+// (ES256/384/512), Ed25519 (EdDSA), and RSA of MinRSABits bits or more
+// (RS256/384/512 and PS256/384/512). A JWK's alg, when set, narrows that
+// to its one algorithm.
+func ParseKey(src string) (*Key, error) {
+	parsed, err := parseAny([]byte(src))
+	if err != nil {
+		return nil, err
+	}
+	var raw any
+	if err := parsed.Raw(&raw); err != nil {
+		return nil, fmt.Errorf("unreadable key: %v", err)
+	}
+	var algs []jwa.SignatureAlgorithm
+	switch k := raw.(type) {
+	case *ecdsa.PublicKey:
+		switch k.Curve {
+		case elliptic.P256():
+			algs = []jwa.SignatureAlgorithm{jwa.ES256}
+		case elliptic.P384():
+			algs = []jwa.SignatureAlgorithm{jwa.ES384}
+		case elliptic.P521():
+			algs = []jwa.SignatureAlgorithm{jwa.ES512}
+		default:
+			return nil, fmt.Errorf("unsupported EC curve %s: use P-256, P-384 or P-521", k.Curve.Params().Name)
+		}
+	case ed25519.PublicKey:
+		algs = []jwa.SignatureAlgorithm{jwa.EdDSA}
+	case *rsa.PublicKey:
+		if k.N.BitLen() < MinRSABits {
+			return nil, fmt.Errorf("RSA key of %d bits: at least %d are needed", k.N.BitLen(), MinRSABits)
+		}
+		algs = []jwa.SignatureAlgorithm{jwa.RS256, jwa.RS384, jwa.RS512, jwa.PS256, jwa.PS384, jwa.PS512}
+	case *ecdsa.PrivateKey, ed25519.PrivateKey, *rsa.PrivateKey:
+		return nil, errors.New("this is a private key: declare only its public half, and keep the private key with the client")
+	default:
+		return nil, fmt.Errorf("unsupported key type %T", raw)
+	}
+	if declared := parsed.Algorithm().String(); declared != "" {
+		i := slices.IndexFunc(algs, func(a jwa.SignatureAlgorithm) bool { return a.String() == declared })
+		if i < 0 {
+			return nil, fmt.Errorf("the key's alg %s does not suit a key of its type", declared)
+		}
+		algs = algs[i : i+1]
+	}
+	// A fresh JWK of the public key alone: nothing of the source (private
+	// members of an odd JWK, certificate chains) travels further.
+	key, err := jwk.FromRaw(raw)
+	if err != nil {
+		return nil, err
+	}
+	kid := parsed.KeyID()
+	if kid == "" {
+		thumb, err := key.Thumbprint(crypto.SHA256)
+		if err != nil {
+			return nil, err
+		}
+		kid = base64.RawURLEncoding.EncodeToString(thumb)
+	}
+	return &Key{key: key, kid: kid, algs: algs}, nil
+}
+
+// ClientID returns the client an assertion says it comes from: its iss,
+// which must equal its sub (RFC 7523 §3). Nothing is verified yet; the
+// id only says whose keys to verify it with.
+func ClientID(raw string) (string, error) {
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		return "", invalid("not a compact JWS")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "", invalid("payload is not base64url")
+	}
+	var claims struct {
+		Iss string `json:"iss"`
+		Sub string `json:"sub"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return "", invalid("payload is not a JSON object of claims")
+	}
+	if claims.Iss == "" || claims.Iss != claims.Sub {
+		return "", invalid("iss and sub must both be the client_id")
+	}
+	return claims.Iss, nil
+}
+
+// Verifier checks assertions for one server: the audiences it answers to
+// and the jtis already used. It outlives configuration reloads, so that a
+// reload cannot make a used assertion new again.
+type Verifier struct {
+	replay *replayCache
+	now    func() time.Time
+}
+
+// NewVerifier remembers up to maxInFlight unexpired assertions; past that,
+// assertions are refused (fail closed) until old ones expire.
+func NewVerifier(maxInFlight int, now func() time.Time) *Verifier {
+	if now == nil {
+		now = time.Now
+	}
+	return &Verifier{replay: newReplayCache(maxInFlight), now: now}
+}
+
+// Verify checks raw as an assertion of clientID, signed by one of keys
+// that is still valid, with an aud among audiences. Only a fully valid
+// assertion's jti is recorded, and a jti is accepted once per client.
+func (v *Verifier) Verify(raw, clientID string, keys []*Key, audiences []string) error {
+	now := v.now()
+	msg, err := jws.ParseString(raw)
+	if err != nil {
+		return invalid("not a JWS: %v", err)
+	}
+	sigs := msg.Signatures()
+	if len(sigs) != 1 {
+		return invalid("want one signature, got %d", len(sigs))
+	}
+	header := sigs[0].ProtectedHeaders()
+	alg, kid := header.Algorithm(), header.KeyID()
+	var verified jwt.Token
+	tried := false
+	for _, k := range keys {
+		if !k.NotAfter.IsZero() && !now.Before(k.NotAfter) {
+			continue
+		}
+		if (kid != "" && kid != k.kid) || !slices.Contains(k.algs, alg) {
+			continue
+		}
+		tried = true
+		tok, err := jwt.ParseString(raw,
+			jwt.WithKey(alg, k.key),
+			jwt.WithValidate(true),
+			jwt.WithClock(jwt.ClockFunc(func() time.Time { return now })),
+			jwt.WithAcceptableSkew(Leeway),
+			jwt.WithIssuer(clientID),
+			jwt.WithSubject(clientID),
+			jwt.WithRequiredClaim(jwt.ExpirationKey),
+			jwt.WithRequiredClaim(jwt.JwtIDKey),
+			jwt.WithValidator(audienceIn(audiences)),
+			jwt.WithValidator(lifetimeAtMost(MaxLifetime, now)),
+		)
+		if err != nil {
+			if jwt.IsValidationError(err) {
+				// The signature held: the claims are wrong, whichever key.
+				return invalid("%v", err)
+			}
+			continue
+		}
+		verified = tok
+		break
+	}
+	switch {
+	case verified != nil:
+	case !tried:
+		return invalid("no current key of client %s signs with %s (kid %q)", clientID, alg, kid)
+	default:
+		return invalid("the signature matches no current key of client %s", clientID)
+	}
+	if !v.replay.use(clientID, verified.JwtID(), verified.Expiration(), now) {
+		return invalid("jti %q was used before, or too many assertions are in flight", verified.JwtID())
+	}
+	return nil
+}
+
+func audienceIn(audiences []string) jwt.Validator {
+	return jwt.ValidatorFunc(func(_ context.Context, t jwt.Token) jwt.ValidationError {
+		for _, a := range t.Audience() {
+			if slices.Contains(audiences, a) {
+				return nil
+			}
+		}
+		return jwt.NewValidationError(fmt.Errorf("aud %q names none of %q", t.Audience(), audiences))
+	})
+}
+
+func lifetimeAtMost(max time.Duration, now time.Time) jwt.Validator {
+	return jwt.ValidatorFunc(func(_ context.Context, t jwt.Token) jwt.ValidationError {
+		if t.Expiration().After(now.Add(max + Leeway)) {
+			return jwt.NewValidationError(fmt.Errorf("exp is more than %s away", max))
+		}
+		return nil
+	})
+}
+
+// replayCache remembers the jtis of accepted assertions until they expire.
+// It holds a hash of client and jti, never the assertion.
+type replayCache struct {
+	mu   sync.Mutex
+	seen map[[16]byte]time.Time // -> exp
+	max  int
+}
+
+func newReplayCache(max int) *replayCache {
+	return &replayCache{seen: map[[16]byte]time.Time{}, max: max}
+}
+
+func (c *replayCache) use(clientID, jti string, exp, now time.Time) bool {
+	sum := sha256.Sum256([]byte(clientID + "\x00" + jti))
+	var key [16]byte
+	copy(key[:], sum[:])
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, used := c.seen[key]; used {
+		return false
+	}
+	if len(c.seen) >= c.max {
+		for k, e := range c.seen {
+			if now.After(e.Add(Leeway)) {
+				delete(c.seen, k)
+			}
+		}
+		if len(c.seen) >= c.max {
+			return false
+		}
+	}
+	c.seen[key] = exp
+	return true
+}
+
+// Sign makes what a private_key_jwt client sends: an assertion of
+// clientID for the server whose token endpoint is audience, valid for a
+// minute, with a random jti, signed with the private key in keySrc (a JWK,
+// as `tollgate keys generate` writes, or PEM). The algorithm is the one
+// the key's type allows (RS256 for RSA), or the JWK's own alg.
+func Sign(keySrc []byte, clientID, audience string, now time.Time) (string, error) {
+	key, err := parseAny(keySrc)
+	if err != nil {
+		return "", err
+	}
+	pub, err := key.PublicKey()
+	if err != nil {
+		return "", err
+	}
+	pubJSON, err := json.Marshal(pub)
+	if err != nil {
+		return "", err
+	}
+	declared, err := ParseKey(string(pubJSON))
+	if err != nil {
+		return "", err
+	}
+	alg := declared.algs[0]
+	if slices.Contains(declared.algs, jwa.RS256) {
+		alg = jwa.RS256
+	}
+	var jti [16]byte
+	if _, err := rand.Read(jti[:]); err != nil {
+		return "", err
+	}
+	tok, err := jwt.NewBuilder().Issuer(clientID).Subject(clientID).Audience([]string{audience}).
+		JwtID(base64.RawURLEncoding.EncodeToString(jti[:])).IssuedAt(now).Expiration(now.Add(time.Minute)).Build()
+	if err != nil {
+		return "", err
+	}
+	// No kid: the server's kid for the key depends on how it was declared
+	// (a PEM has none, so it is the thumbprint); without one it tries each
+	// current key of the client. jwx would copy the JWK's kid over.
+	if err := key.Remove(jwk.KeyIDKey); err != nil {
+		return "", err
+	}
+	signed, err := jwt.Sign(tok, jwt.WithKey(alg, key))
+	if err != nil {
+		return "", err
+	}
+	return string(signed), nil
+}
+
+// PublicPEM returns the public half of the key in keySrc (a JWK or PEM,
+// private or public) as a PEM PUBLIC KEY, the form a public_key block
+// declares.
+func PublicPEM(keySrc []byte) (string, error) {
+	key, err := parseAny(keySrc)
+	if err != nil {
+		return "", err
+	}
+	pub, err := key.PublicKey()
+	if err != nil {
+		return "", err
+	}
+	var raw any
+	if err := pub.Raw(&raw); err != nil {
+		return "", err
+	}
+	der, err := x509.MarshalPKIXPublicKey(raw)
+	if err != nil {
+		return "", err
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), nil
+}
+
+// parseAny reads a key, public or private, written as JWK or PEM.
+func parseAny(src []byte) (jwk.Key, error) {
+	trimmed := strings.TrimSpace(string(src))
+	var key jwk.Key
+	var err error
+	if strings.HasPrefix(trimmed, "-----BEGIN") {
+		key, err = jwk.ParseKey([]byte(trimmed), jwk.WithPEM(true))
+	} else {
+		key, err = jwk.ParseKey([]byte(trimmed))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("not a PEM key or a JWK: %v", errors.Unwrap(err))
+	}
+	return key, nil
+}

@@ -1,0 +1,372 @@
+package assertion_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
+	"github.com/lestrrat-go/jwx/v2/jwt"
+
+	"github.com/tollgate-dev/tollgate/engine/assertion"
+)
+
+const (
+	client   = "batch-job"
+	issuer   = "https://auth.example"
+	endpoint = "https://auth.example/oauth2/token"
+)
+
+var audiences = []string{issuer, endpoint}
+
+func pemOf(t *testing.T, typ string, der []byte) string {
+	t.Helper()
+	return string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}))
+}
+
+func publicPEM(t *testing.T, pub any) string {
+	t.Helper()
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pemOf(t, "PUBLIC KEY", der)
+}
+
+func jwkJSON(t *testing.T, raw any, set map[string]any) string {
+	t.Helper()
+	k, err := jwk.FromRaw(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range set {
+		if err := k.Set(name, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := json.Marshal(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+func parse(t *testing.T, src string) *assertion.Key {
+	t.Helper()
+	k, err := assertion.ParseKey(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// TestParseKey: public keys in PEM and JWK form are accepted; private
+// keys, weak or unknown keys and an alg that does not fit are refused
+// with a reason.
+func TestParseKey(t *testing.T) {
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ec224, _ := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
+	edPub, edPriv, _ := ed25519.GenerateKey(rand.Reader)
+	rsaSmall, _ := rsa.GenerateKey(rand.Reader, 1024)
+	ecDER, _ := x509.MarshalECPrivateKey(ec)
+	pkcs8, _ := x509.MarshalPKCS8PrivateKey(edPriv)
+	for _, tc := range []struct {
+		name, src, wantErr string
+	}{
+		{"EC public PEM", publicPEM(t, &ec.PublicKey), ""},
+		{"Ed25519 public PEM", publicPEM(t, edPub), ""},
+		{"EC public JWK with kid and alg", jwkJSON(t, &ec.PublicKey, map[string]any{"kid": "k1", "alg": "ES256"}), ""},
+		{"EC private PEM", pemOf(t, "EC PRIVATE KEY", ecDER), "private key"},
+		{"Ed25519 private PKCS8 PEM", pemOf(t, "PRIVATE KEY", pkcs8), "private key"},
+		{"EC private JWK", jwkJSON(t, ec, nil), "private key"},
+		{"RSA of 1024 bits", publicPEM(t, &rsaSmall.PublicKey), "at least 2048"},
+		{"P-224", publicPEM(t, &ec224.PublicKey), ""},
+		{"alg that does not fit", jwkJSON(t, &ec.PublicKey, map[string]any{"alg": "RS256"}), "does not suit"},
+		{"garbage", "hello", "not a PEM key or a JWK"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := assertion.ParseKey(tc.src)
+			if tc.name == "P-224" {
+				// jwx itself cannot represent P-224; either way it is refused.
+				if err == nil {
+					t.Fatal("P-224 accepted")
+				}
+				return
+			}
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("err = %v, want one saying %q", err, tc.wantErr)
+			}
+		})
+	}
+	if k := parse(t, jwkJSON(t, &ec.PublicKey, map[string]any{"kid": "k1"})); k.KeyID() != "k1" {
+		t.Errorf("kid %q, want the JWK's", k.KeyID())
+	}
+	if k := parse(t, publicPEM(t, &ec.PublicKey)); len(k.KeyID()) != 43 {
+		t.Errorf("kid %q, want the RFC 7638 thumbprint", k.KeyID())
+	}
+}
+
+type signer struct {
+	alg jwa.SignatureAlgorithm
+	key any
+	kid string
+}
+
+func sign(t *testing.T, s signer, claims map[string]any) string {
+	t.Helper()
+	tok := jwt.New()
+	for name, v := range claims {
+		if err := tok.Set(name, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hdr := jws.NewHeaders()
+	if s.kid != "" {
+		_ = hdr.Set(jws.KeyIDKey, s.kid)
+	}
+	out, err := jwt.Sign(tok, jwt.WithKey(s.alg, s.key, jws.WithProtectedHeaders(hdr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+// unsigned builds an alg=none token by hand: jwx will not make one.
+func unsigned(claims map[string]any) string {
+	h, _ := json.Marshal(map[string]string{"alg": "none"})
+	p, _ := json.Marshal(claims)
+	return base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(p) + "."
+}
+
+// TestVerify: an assertion is accepted only when signed by a current key
+// of the client with an algorithm that key allows, issued by and about
+// the client, for this server, unexpired, at most MaxLifetime long, and
+// not seen before.
+func TestVerify(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	rs, _ := rsa.GenerateKey(rand.Reader, 2048)
+	keys := []*assertion.Key{
+		parse(t, jwkJSON(t, &ec.PublicKey, map[string]any{"kid": "ec-1"})),
+		parse(t, publicPEM(t, ed.Public())),
+		parse(t, publicPEM(t, &rs.PublicKey)),
+	}
+	expired := parse(t, publicPEM(t, &other.PublicKey))
+	expired.NotAfter = now.Add(-time.Minute)
+
+	good := func(jti string) map[string]any {
+		return map[string]any{"iss": client, "sub": client, "aud": endpoint, "jti": jti, "exp": now.Add(time.Minute), "iat": now}
+	}
+	with := func(jti string, changes map[string]any) map[string]any {
+		c := good(jti)
+		for k, v := range changes {
+			if v == nil {
+				delete(c, k)
+			} else {
+				c[k] = v
+			}
+		}
+		return c
+	}
+	ecSigner := signer{jwa.ES256, ec, "ec-1"}
+	hmacKey, _ := json.Marshal(jwkJSON(t, &ec.PublicKey, nil))
+	for i, tc := range []struct {
+		name    string
+		raw     func() string
+		keys    []*assertion.Key
+		wantErr string
+	}{
+		{name: "ES256 with kid", raw: func() string { return sign(t, ecSigner, good("a")) }},
+		{name: "EdDSA without kid", raw: func() string { return sign(t, signer{jwa.EdDSA, ed, ""}, good("b")) }},
+		{name: "PS256", raw: func() string { return sign(t, signer{jwa.PS256, rs, ""}, good("c")) }},
+		{name: "aud the issuer, in an array", raw: func() string {
+			return sign(t, ecSigner, with("d", map[string]any{"aud": []string{"someone-else", issuer}}))
+		}},
+		{name: "exp within leeway", raw: func() string {
+			return sign(t, ecSigner, with("e", map[string]any{"exp": now.Add(-10 * time.Second)}))
+		}},
+		{name: "expired", raw: func() string {
+			return sign(t, ecSigner, with("f", map[string]any{"exp": now.Add(-time.Minute)}))
+		}, wantErr: "exp"},
+		{name: "exp too far away", raw: func() string {
+			return sign(t, ecSigner, with("g", map[string]any{"exp": now.Add(time.Hour)}))
+		}, wantErr: "more than 10m0s away"},
+		{name: "not yet valid", raw: func() string {
+			return sign(t, ecSigner, with("h", map[string]any{"nbf": now.Add(time.Minute)}))
+		}, wantErr: "nbf"},
+		{name: "issued in the future", raw: func() string {
+			return sign(t, ecSigner, with("i", map[string]any{"iat": now.Add(time.Minute)}))
+		}, wantErr: "iat"},
+		{name: "no exp", raw: func() string { return sign(t, ecSigner, with("j", map[string]any{"exp": nil})) }, wantErr: "exp"},
+		{name: "no jti", raw: func() string { return sign(t, ecSigner, with("", map[string]any{"jti": nil})) }, wantErr: "jti"},
+		{name: "another audience", raw: func() string {
+			return sign(t, ecSigner, with("k", map[string]any{"aud": "https://elsewhere.example/token"}))
+		}, wantErr: "aud"},
+		{name: "another issuer", raw: func() string {
+			return sign(t, ecSigner, with("l", map[string]any{"iss": "someone-else"}))
+		}, wantErr: "iss"},
+		{name: "another subject", raw: func() string {
+			return sign(t, ecSigner, with("m", map[string]any{"sub": "someone-else"}))
+		}, wantErr: "sub"},
+		{name: "signed by a key the client did not declare", raw: func() string {
+			return sign(t, signer{jwa.ES256, other, ""}, good("n"))
+		}, wantErr: "matches no current key"},
+		{name: "signed by a key past its not_after", raw: func() string {
+			return sign(t, signer{jwa.ES256, other, ""}, good("o"))
+		}, keys: []*assertion.Key{expired}, wantErr: "no current key"},
+		{name: "unknown kid", raw: func() string { return sign(t, signer{jwa.ES256, ec, "ec-2"}, good("p")) }, wantErr: "no current key"},
+		{name: "alg none", raw: func() string { return unsigned(good("q")) }, wantErr: "invalid client assertion"},
+		{name: "HS256 keyed with the public key", raw: func() string { return sign(t, signer{jwa.HS256, hmacKey, ""}, good("r")) },
+			wantErr: "no current key"},
+		{name: "RS256 signature with an EC key's kid", raw: func() string { return sign(t, signer{jwa.RS256, rs, "ec-1"}, good("s")) },
+			wantErr: "no current key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := assertion.NewVerifier(100, func() time.Time { return now })
+			ks := keys
+			if tc.keys != nil {
+				ks = tc.keys
+			}
+			raw := tc.raw()
+			err := v.Verify(raw, client, ks, audiences)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.wantErr != "" && err == nil:
+				t.Fatalf("accepted, want an error about %q", tc.wantErr)
+			case tc.wantErr != "" && (!errors.Is(err, assertion.ErrInvalid) || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("err = %v, want one about %q", err, tc.wantErr)
+			}
+			if tc.wantErr == "" {
+				// Once accepted, the same assertion is a replay.
+				if err := v.Verify(raw, client, ks, audiences); err == nil || !strings.Contains(err.Error(), "used before") {
+					t.Fatalf("replay: err = %v", err)
+				}
+			}
+			_ = i
+		})
+	}
+}
+
+// TestReplayCacheIsBounded: past its size, expired jtis make room; while
+// every remembered assertion is unexpired, a new one is refused rather
+// than a remembered one forgotten (a replay must never pass).
+func TestReplayCacheIsBounded(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	clock := now
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	keys := []*assertion.Key{parse(t, publicPEM(t, &ec.PublicKey))}
+	v := assertion.NewVerifier(3, func() time.Time { return clock })
+	mk := func(i int) string {
+		return sign(t, signer{jwa.ES256, ec, ""}, map[string]any{
+			"iss": client, "sub": client, "aud": issuer, "jti": fmt.Sprint(i), "exp": clock.Add(time.Minute),
+		})
+	}
+	for i := range 3 {
+		if err := v.Verify(mk(i), client, keys, audiences); err != nil {
+			t.Fatal(i, err)
+		}
+	}
+	if err := v.Verify(mk(3), client, keys, audiences); err == nil {
+		t.Fatal("a fourth assertion was accepted while three unexpired ones fill the cache")
+	}
+	clock = now.Add(2 * time.Minute) // the first three are past exp + leeway
+	if err := v.Verify(mk(4), client, keys, audiences); err != nil {
+		t.Fatalf("expired entries did not make room: %v", err)
+	}
+}
+
+// TestClientID: the id comes from iss, which must equal sub.
+func TestClientID(t *testing.T) {
+	for _, tc := range []struct {
+		raw, want string
+	}{
+		{unsigned(map[string]any{"iss": "c", "sub": "c"}), "c"},
+		{unsigned(map[string]any{"iss": "c", "sub": "d"}), ""},
+		{unsigned(map[string]any{"sub": "c"}), ""},
+		{"a.b", ""},
+		{"a.!!!.c", ""},
+	} {
+		got, err := assertion.ClientID(tc.raw)
+		if got != tc.want || (tc.want == "") != (err != nil) {
+			t.Errorf("ClientID(%q) = %q, %v; want %q", tc.raw, got, err, tc.want)
+		}
+	}
+}
+
+// TestAlgorithmsListsEveryKeyAlgorithm: the metadata's list is exactly the
+// algorithms some supported key type allows.
+func TestAlgorithmsListsEveryKeyAlgorithm(t *testing.T) {
+	ec256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ec384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	ec521, _ := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+	ed, _, _ := ed25519.GenerateKey(rand.Reader)
+	rs, _ := rsa.GenerateKey(rand.Reader, 2048)
+	got := map[string]bool{}
+	for _, pub := range []any{&ec256.PublicKey, &ec384.PublicKey, &ec521.PublicKey, ed, &rs.PublicKey} {
+		for _, alg := range parse(t, publicPEM(t, pub)).Algorithms() {
+			got[alg] = true
+		}
+	}
+	if len(got) != len(assertion.Algorithms) {
+		t.Fatalf("keys allow %v, Algorithms lists %v", got, assertion.Algorithms)
+	}
+	for _, alg := range assertion.Algorithms {
+		if !got[alg] {
+			t.Errorf("Algorithms lists %s, which no key allows", alg)
+		}
+	}
+}
+
+// TestSignMakesWhatVerifyAccepts: an assertion made with a key file, as
+// `tollgate token --key` makes it, verifies against the public_key that
+// PublicPEM prints for the same file.
+func TestSignMakesWhatVerifyAccepts(t *testing.T) {
+	now := time.Now()
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	rs, _ := rsa.GenerateKey(rand.Reader, 2048)
+	ecDER, _ := x509.MarshalECPrivateKey(ec)
+	for name, file := range map[string]string{
+		"EC JWK with alg": jwkJSON(t, ec, map[string]any{"alg": "ES256", "kid": "mine"}),
+		"EC PEM":          pemOf(t, "EC PRIVATE KEY", ecDER),
+		"Ed25519 JWK":     jwkJSON(t, ed, nil),
+		"RSA JWK":         jwkJSON(t, rs, nil),
+	} {
+		t.Run(name, func(t *testing.T) {
+			pub, err := assertion.PublicPEM([]byte(file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := assertion.Sign([]byte(file), client, endpoint, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := assertion.NewVerifier(10, func() time.Time { return now })
+			if err := v.Verify(raw, client, []*assertion.Key{parse(t, pub)}, audiences); err != nil {
+				t.Fatal(err)
+			}
+			if id, _ := assertion.ClientID(raw); id != client {
+				t.Errorf("iss = %q", id)
+			}
+		})
+	}
+}
