@@ -70,6 +70,15 @@ type secretBlock struct {
 
 var secretSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "hash"}, {Name: "not_after"}}}
 
+type publicKeyBlock struct {
+	PEM      *attribute
+	JWK      *attribute
+	NotAfter *attribute
+	DefRange hcl.Range
+}
+
+var publicKeySchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "pem"}, {Name: "jwk"}, {Name: "not_after"}}}
+
 type accessBlock struct {
 	Server   string
 	Scopes   *attribute
@@ -87,6 +96,7 @@ type clientBlock struct {
 	Impersonate *attribute
 	Disabled    *attribute
 	Secrets     []*secretBlock
+	PublicKeys  []*publicKeyBlock
 	Access      []*accessBlock
 	DefRange    hcl.Range
 }
@@ -95,7 +105,7 @@ var clientSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "name"}, {Name: "auth_method"}, {Name: "token_ttl"}, {Name: "rate_limit"}, {Name: "impersonate"}, {Name: "disabled"},
 	},
-	Blocks: []hcl.BlockHeaderSchema{{Type: "secret"}, {Type: "access", LabelNames: []string{"server"}}},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "secret"}, {Type: "public_key"}, {Type: "access", LabelNames: []string{"server"}}},
 }
 
 type accountBlock struct {
@@ -150,6 +160,8 @@ func decodeFile(body hcl.Body) (*fileBody, hcl.Diagnostics) {
 				Impersonate: attr(c.Attributes, "impersonate"), Disabled: attr(c.Attributes, "disabled"), DefRange: blk.DefRange,
 			}
 			cl.Secrets, d = decodeSecrets(c.Blocks)
+			diags = append(diags, d...)
+			cl.PublicKeys, d = decodePublicKeys(c.Blocks)
 			diags = append(diags, d...)
 			cl.Access, d = decodeAccess(c.Blocks)
 			diags = append(diags, d...)
@@ -219,6 +231,19 @@ func decodeSecrets(blocks hcl.Blocks) ([]*secretBlock, hcl.Diagnostics) {
 		c, d := blk.Body.Content(secretSchema)
 		diags = append(diags, d...)
 		out = append(out, &secretBlock{Hash: attr(c.Attributes, "hash"), NotAfter: attr(c.Attributes, "not_after"), DefRange: blk.DefRange})
+	}
+	return out, diags
+}
+
+func decodePublicKeys(blocks hcl.Blocks) ([]*publicKeyBlock, hcl.Diagnostics) {
+	var out []*publicKeyBlock
+	var diags hcl.Diagnostics
+	for _, blk := range blocks.OfType("public_key") {
+		c, d := blk.Body.Content(publicKeySchema)
+		diags = append(diags, d...)
+		out = append(out, &publicKeyBlock{
+			PEM: attr(c.Attributes, "pem"), JWK: attr(c.Attributes, "jwk"), NotAfter: attr(c.Attributes, "not_after"), DefRange: blk.DefRange,
+		})
 	}
 	return out, diags
 }

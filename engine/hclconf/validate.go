@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/tollgate-dev/tollgate/engine/assertion"
 	"github.com/tollgate-dev/tollgate/engine/model"
 	"github.com/tollgate-dev/tollgate/engine/secret"
 )
@@ -303,23 +305,23 @@ func (v *validator) client(b *clientBlock) {
 	if b.AuthMethod != nil {
 		if method, ok := stringValue(b.AuthMethod, v.diags); ok {
 			switch method {
-			case model.AuthClientSecretBasic, model.AuthClientSecretPost:
+			case model.AuthClientSecretBasic, model.AuthClientSecretPost, model.AuthPrivateKeyJWT:
 				c.AuthMethod = method
-			case model.AuthPrivateKeyJWT, model.AuthTLSClientAuth:
+			case model.AuthTLSClientAuth:
 				v.add(errorAt(b.AuthMethod.Range, "Unsupported auth_method",
-					fmt.Sprintf("auth_method %q is not supported yet by this version: use client_secret_basic or client_secret_post.", method)))
+					fmt.Sprintf("auth_method %q is not supported yet by this version: use client_secret_basic, client_secret_post or private_key_jwt.", method)))
 			default:
 				v.add(errorAt(b.AuthMethod.Range, "Unknown auth_method",
-					fmt.Sprintf("auth_method = %q: want client_secret_basic (the default) or client_secret_post.", method)))
+					fmt.Sprintf("auth_method = %q: want client_secret_basic (the default), client_secret_post or private_key_jwt.", method)))
 			}
 		}
 	}
 	c.Secrets = v.secrets(owner, b.Secrets)
-	if len(b.Secrets) == 0 {
-		v.add(errorAt(b.DefRange, "Client without a secret",
-			fmt.Sprintf(`%s has no secret block, so it could never authenticate: add secret { hash = "..." } (run "tollgate secret").`, owner)))
-	} else if len(c.Secrets) == len(b.Secrets) && allExpired(c.Secrets, v.now) {
-		v.add(warningAt(b.DefRange, "Every secret expired", fmt.Sprintf("%s can no longer authenticate: all its secrets are past not_after.", owner)))
+	c.PublicKeys = v.publicKeys(owner, b.PublicKeys)
+	if c.AuthMethod == model.AuthPrivateKeyJWT {
+		v.keyCredentials(owner, b, c)
+	} else {
+		v.secretCredentials(owner, b, c)
 	}
 	c.Access = v.access(owner, b.Access)
 	c.TokenTTL = v.ttl(b.TokenTTL)
@@ -349,13 +351,99 @@ func (v *validator) client(b *clientBlock) {
 	v.cfg.Clients = append(v.cfg.Clients, c)
 }
 
-func allExpired(secrets []model.Secret, now time.Time) bool {
-	for _, s := range secrets {
-		if s.NotAfter.IsZero() || s.NotAfter.After(now) {
+// secretCredentials checks that a client authenticating with a secret
+// has one, and nothing meant for another method.
+func (v *validator) secretCredentials(owner string, b *clientBlock, c *model.Client) {
+	if len(b.PublicKeys) > 0 {
+		v.add(errorAt(b.PublicKeys[0].DefRange, "Public key of a client that uses a secret",
+			fmt.Sprintf(`public_key blocks are for auth_method = "private_key_jwt"; %s uses %s.`, owner, c.AuthMethod)))
+	}
+	if len(b.Secrets) == 0 {
+		v.add(errorAt(b.DefRange, "Client without a secret",
+			fmt.Sprintf(`%s has no secret block, so it could never authenticate: add secret { hash = "..." } (run "tollgate secret").`, owner)))
+	} else if len(c.Secrets) == len(b.Secrets) && allExpired(c.Secrets, v.now) {
+		v.add(warningAt(b.DefRange, "Every secret expired", fmt.Sprintf("%s can no longer authenticate: all its secrets are past not_after.", owner)))
+	}
+}
+
+// keyCredentials checks that a private_key_jwt client has a public key
+// and no secret, which nothing would ever check.
+func (v *validator) keyCredentials(owner string, b *clientBlock, c *model.Client) {
+	if len(b.Secrets) > 0 {
+		v.add(errorAt(b.Secrets[0].DefRange, "Secret of a private_key_jwt client",
+			fmt.Sprintf("%s authenticates with assertions signed by its key (auth_method = \"private_key_jwt\"), so a secret would never be checked: remove it.", owner)))
+	}
+	if len(b.PublicKeys) == 0 {
+		v.add(errorAt(b.DefRange, "Client without a public key",
+			fmt.Sprintf(`%s uses private_key_jwt but declares no public_key block: add public_key { pem = "..." } with the public half of the key it signs with.`, owner)))
+	} else if len(c.PublicKeys) == len(b.PublicKeys) && allExpired(c.PublicKeys, v.now) {
+		v.add(warningAt(b.DefRange, "Every public key expired", fmt.Sprintf("%s can no longer authenticate: all its public keys are past not_after.", owner)))
+	}
+}
+
+func allExpired[T interface{ ValidAt(time.Time) bool }](creds []T, now time.Time) bool {
+	for _, c := range creds {
+		if c.ValidAt(now) {
 			return false
 		}
 	}
 	return true
+}
+
+// publicKeys parses each public_key block: one key, as pem or as jwk,
+// public only, of a supported type, and distinct from the client's others.
+func (v *validator) publicKeys(owner string, blocks []*publicKeyBlock) []model.PublicKey {
+	out := make([]model.PublicKey, 0, len(blocks))
+	kids := map[string]hcl.Range{}
+	for _, b := range blocks {
+		src, form := b.PEM, "pem"
+		switch {
+		case b.PEM != nil && b.JWK != nil:
+			v.add(errorAt(b.DefRange, "Two keys in one public_key block",
+				"set pem or jwk, not both; declare another key in a public_key block of its own."))
+			continue
+		case b.JWK != nil:
+			src, form = b.JWK, "jwk"
+		case b.PEM == nil:
+			v.add(errorAt(b.DefRange, "Missing public key",
+				`a public_key block needs pem = "..." (a PEM PUBLIC KEY or CERTIFICATE) or jwk = "..." (a JWK as JSON).`))
+			continue
+		}
+		text, ok := stringValue(src, v.diags)
+		if !ok {
+			continue
+		}
+		isPEM := strings.HasPrefix(strings.TrimSpace(text), "-----BEGIN")
+		if (form == "pem") != isPEM {
+			want := map[string]string{"pem": "a PEM block (-----BEGIN PUBLIC KEY-----...)", "jwk": "a JWK as JSON ({...})"}[form]
+			v.add(errorAt(src.Range, "Invalid public key", fmt.Sprintf("%s must be %s.", form, want)))
+			continue
+		}
+		key, err := assertion.ParseKey(text)
+		if err != nil {
+			// Never echo the value: it may be a private key pasted by mistake.
+			v.add(errorAt(src.Range, "Invalid public key", err.Error()+"."))
+			continue
+		}
+		if first, dup := kids[key.KeyID()]; dup {
+			v.add(errorAt(src.Range, "Duplicate public key",
+				fmt.Sprintf("%s already has a key with kid %q at %s.", owner, key.KeyID(), at(first))))
+			continue
+		}
+		kids[key.KeyID()] = b.DefRange
+		pk := model.PublicKey{Key: text}
+		if b.NotAfter != nil {
+			if t, ok := timeValue(b.NotAfter, v.diags); ok {
+				pk.NotAfter = t
+				if !t.After(v.now) {
+					v.add(warningAt(b.NotAfter.Range, "Expired public key",
+						fmt.Sprintf("this key of %s expired at %s and can no longer be used.", owner, t.Format(time.RFC3339))))
+				}
+			}
+		}
+		out = append(out, pk)
+	}
+	return out
 }
 
 func (v *validator) account(b *accountBlock) {

@@ -73,6 +73,22 @@ type Secret struct {
 	NotAfter time.Time
 }
 
+// ValidAt reports whether the secret may be used at t.
+func (s Secret) ValidAt(t time.Time) bool { return s.NotAfter.IsZero() || t.Before(s.NotAfter) }
+
+// PublicKey is a key a private_key_jwt client signs its assertions with
+// (RFC 7523 §2.2): the public half only, as declared.
+type PublicKey struct {
+	// Key is a PEM "PUBLIC KEY" (or "CERTIFICATE") or a JWK in JSON.
+	Key string
+	// NotAfter ends the key's validity; zero means it does not expire.
+	// Several keys overlap during a rotation.
+	NotAfter time.Time
+}
+
+// ValidAt reports whether the key may be used at t.
+func (k PublicKey) ValidAt(t time.Time) bool { return k.NotAfter.IsZero() || t.Before(k.NotAfter) }
+
 // Access is an upper bound of what a client, account or group may get from
 // one server.
 type Access struct {
@@ -93,6 +109,8 @@ type Client struct {
 	Name       string
 	AuthMethod string
 	Secrets    []Secret
+	// PublicKeys authenticate a private_key_jwt client, which has no secret.
+	PublicKeys []PublicKey
 	Access     []Access
 	// TokenTTL is the lifetime of its tokens; zero means the default.
 	TokenTTL time.Duration

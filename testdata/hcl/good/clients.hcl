@@ -42,3 +42,20 @@ group "finance-readers" {
   members = ["svc-reports", "gift-deliveries"]
   access "ledger-api" { scopes = ["read:ledger"] }
 }
+
+client "batch-job" {
+  auth_method = "private_key_jwt"
+  public_key {
+    pem = <<-EOT
+      -----BEGIN PUBLIC KEY-----
+      MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEn6UDHw1neGtdTwnjEZAlbwG3pHob
+      83WxDcU+ee5qLRVZWXqjODBU8hhuADgx6qGy8ezNZT3DBmiW+mitPl/BVw==
+      -----END PUBLIC KEY-----
+    EOT
+    not_after = "2099-06-30T00:00:00Z"
+  }
+  public_key {
+    jwk = "{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"Tk9WbFwemtKgoi2fU3EZSh0HeQOn2D15KLJIg358EWY\"}"
+  }
+  access "ledger-api" { scopes = ["read:ledger"] }
+}

@@ -4,3 +4,10 @@ client "a" {
     not_after = "2020-01-01T00:00:00Z"
   }
 }
+client "b" {
+  auth_method = "private_key_jwt"
+  public_key {
+    jwk       = "{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"Tk9WbFwemtKgoi2fU3EZSh0HeQOn2D15KLJIg358EWY\"}"
+    not_after = "2020-01-01T00:00:00Z"
+  }
+}
