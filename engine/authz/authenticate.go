@@ -2,19 +2,27 @@ package authz
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/engine/assertion"
 	"github.com/tollgate-dev/tollgate/engine/clientauth"
+	"github.com/tollgate-dev/tollgate/engine/model"
 	"github.com/tollgate-dev/tollgate/engine/oauth"
 )
 
 // Credentials are what a caller presented to authenticate itself.
 type Credentials struct {
+	// ID is the client_id sent; for an assertion it may be empty, and the
+	// assertion's iss says who it is.
 	ID     string
 	Secret string
+	// Assertion is a private_key_jwt client's signed JWT (RFC 7523 §2.2).
+	Assertion string
 	// Method is how they came: model.AuthClientSecretBasic (the
-	// Authorization header) or model.AuthClientSecretPost (the body);
-	// empty when none came.
+	// Authorization header), model.AuthClientSecretPost (the body) or
+	// model.AuthPrivateKeyJWT (an assertion in the body); empty when none
+	// came.
 	Method string
 }
 
@@ -29,7 +37,19 @@ func errInvalidClient() *oauth.Error {
 // authenticate verifies creds against snap. allowServers lets resource
 // servers authenticate too (introspection). Failures are throttled per id
 // and per remote address before any secret is checked.
+//
+// A failed assertion's reason travels as the error's Cause, for the audit
+// log; the caller only ever learns that authentication failed.
 func (s *Service) authenticate(snap *Snapshot, creds Credentials, remoteAddr string, allowServers bool) (clientauth.Principal, error) {
+	if creds.Method == model.AuthPrivateKeyJWT && creds.ID == "" {
+		id, err := assertion.ClientID(creds.Assertion)
+		if err != nil {
+			e := errInvalidClient()
+			e.Cause = err
+			return clientauth.Principal{}, e
+		}
+		creds.ID = id
+	}
 	if creds.Method == "" || creds.ID == "" {
 		return clientauth.Principal{}, errInvalidClient()
 	}
@@ -40,7 +60,15 @@ func (s *Service) authenticate(snap *Snapshot, creds Credentials, remoteAddr str
 		return clientauth.Principal{}, e
 	}
 	start := time.Now()
-	who, ok := snap.secrets.Authenticate(creds.ID, creds.Secret, now)
+	var who clientauth.Principal
+	var ok bool
+	var cause error
+	if creds.Method == model.AuthPrivateKeyJWT {
+		who, cause = snap.secrets.AuthenticateAssertion(creds.ID, creds.Assertion, s.assertions, s.assertionAudiences(snap))
+		ok = cause == nil
+	} else {
+		who, ok = snap.secrets.Authenticate(creds.ID, creds.Secret, now)
+	}
 	switch {
 	case !ok:
 	case who.Client != nil:
@@ -54,10 +82,28 @@ func (s *Service) authenticate(snap *Snapshot, creds Credentials, remoteAddr str
 	s.observer.ClientAuthenticated(time.Since(start), ok)
 	if !ok {
 		s.throttle.Failure(creds.ID, remoteAddr, now)
-		return clientauth.Principal{}, errInvalidClient()
+		e := errInvalidClient()
+		e.Cause = cause
+		return clientauth.Principal{}, e
 	}
 	s.throttle.Success(creds.ID, remoteAddr)
 	return who, nil
+}
+
+// assertionAudiences are the aud values that name this server in a client
+// assertion: its issuer identifier, or its token endpoint URL (RFC 7523 §3).
+func (s *Service) assertionAudiences(snap *Snapshot) []string {
+	issuer := s.Issuer(snap)
+	return []string{issuer, strings.TrimSuffix(issuer, "/") + "/oauth2/token"}
+}
+
+// authFailureReasons is what the audit log says of a failed client
+// authentication that has a reason to give (a rejected assertion).
+func authFailureReasons(err error) []string {
+	if e := oauth.As(err); e.Code == oauth.InvalidClient && e.Cause != nil {
+		return []string{e.Cause.Error()}
+	}
+	return nil
 }
 
 func retryAfterSeconds(d time.Duration) int {

@@ -66,7 +66,7 @@ func (s *Service) Introspect(ctx context.Context, req *TokenOpRequest) (*Introsp
 	}
 	who, err := s.authenticate(snap, req.Credentials, req.RemoteAddr, true)
 	if err != nil {
-		ev.Outcome, ev.Error = "error", oauth.As(err).Code
+		ev.Outcome, ev.Error, ev.Reasons = "error", oauth.As(err).Code, authFailureReasons(err)
 		return nil, err
 	}
 	claims, reason := s.activeClaims(snap, req.Token)
@@ -144,7 +144,7 @@ func (s *Service) Revoke(ctx context.Context, req *TokenOpRequest) error {
 	}
 	who, err := s.authenticate(snap, req.Credentials, req.RemoteAddr, false)
 	if err != nil {
-		ev.Outcome, ev.Error = "error", oauth.As(err).Code
+		ev.Outcome, ev.Error, ev.Reasons = "error", oauth.As(err).Code, authFailureReasons(err)
 		return err
 	}
 	claims, err := s.keys.Verify(req.Token, s.now())

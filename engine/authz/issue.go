@@ -59,12 +59,18 @@ func (s *Service) Issue(ctx context.Context, req *TokenRequest) (*Token, error) 
 	ev := &audit.Event{Event: "token", Client: req.Credentials.ID, RemoteAddr: req.RemoteAddr}
 	tok, client, err := s.issue(ctx, snap, req, ev)
 	ev.Time, ev.Duration = start, time.Since(start)
+	if client != nil {
+		ev.Client = client.ID
+	}
 	var code string
 	if err != nil {
 		code = oauth.As(err).Code
 		ev.Error = code
 		if ev.Outcome == "" {
 			ev.Outcome = "error"
+		}
+		if ev.Reasons == nil {
+			ev.Reasons = authFailureReasons(err)
 		}
 	}
 	// Only an authenticated client's id becomes a metric label: ids

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/engine/assertion"
 	"github.com/tollgate-dev/tollgate/engine/audit"
 	"github.com/tollgate-dev/tollgate/engine/clientauth"
 	"github.com/tollgate-dev/tollgate/engine/ratelimit"
@@ -22,10 +23,13 @@ type Service struct {
 	issuer   string
 	limiter  *ratelimit.Limiter
 	throttle *ratelimit.Throttle
-	revoked  *revocations
-	audit    *audit.Logger
-	observer Observer
-	now      func() time.Time
+	// assertions remembers the private_key_jwt assertions already used,
+	// across reloads.
+	assertions *assertion.Verifier
+	revoked    *revocations
+	audit      *audit.Logger
+	observer   Observer
+	now        func() time.Time
 }
 
 // Options configure a Service. Keys is required; the rest have defaults.
@@ -65,6 +69,7 @@ func NewService(snap *Snapshot, opts Options) *Service {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.assertions = assertion.NewVerifier(MaxAssertionsInFlight, s.now)
 	s.current.Store(snap)
 	return s
 }
@@ -90,6 +95,11 @@ func (s *Service) Issuer(snap *Snapshot) string {
 // SetDefaultIssuer sets the issuer used when the settings name none; the
 // server calls it once it knows the address it listens on, before serving.
 func (s *Service) SetDefaultIssuer(issuer string) { s.issuer = issuer }
+
+// MaxAssertionsInFlight bounds the unexpired private_key_jwt assertions
+// remembered against replay (about 50 bytes each); past it, new assertions
+// are refused until old ones expire (at most assertion.MaxLifetime).
+const MaxAssertionsInFlight = 1 << 18
 
 // NewKDFCache returns the cache of successful argon2id/bcrypt verifications
 // that snapshots share; its size bounds memory, not correctness.

@@ -1,16 +1,19 @@
 // Package clientauth verifies the secrets that clients and servers present
-// (RFC 6749 §2.3.1). It keeps the parsed hashes of one configuration, so a
-// request never parses a hash, and it makes an unknown id cost the same as a
-// wrong secret.
+// (RFC 6749 §2.3.1) and the assertions of private_key_jwt clients (RFC
+// 7523). It keeps the parsed hashes and keys of one configuration, so a
+// request never parses either, and it makes an unknown id cost the same as
+// a wrong secret.
 package clientauth
 
 import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"fmt"
 	"sync"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/engine/assertion"
 	"github.com/tollgate-dev/tollgate/engine/model"
 	"github.com/tollgate-dev/tollgate/engine/secret"
 )
@@ -39,6 +42,7 @@ func (p Principal) ID() string {
 type entry struct {
 	who   Principal
 	creds []credential
+	keys  []*assertion.Key
 }
 
 // Index holds the parsed secrets of every client and server of one
@@ -71,6 +75,19 @@ func NewIndex(clients []*model.Client, servers []*model.Server, cache *Cache) (*
 		if err := add(c.ID, Principal{Client: c}, c.Secrets); err != nil {
 			return nil, err
 		}
+		if len(c.PublicKeys) == 0 {
+			continue
+		}
+		e := idx.byID[c.ID]
+		for _, pk := range c.PublicKeys {
+			k, err := assertion.ParseKey(pk.Key)
+			if err != nil {
+				return nil, fmt.Errorf("client %s: %w", c.ID, err)
+			}
+			k.NotAfter = pk.NotAfter
+			e.keys = append(e.keys, k)
+		}
+		idx.byID[c.ID] = e
 	}
 	for _, s := range servers {
 		if len(s.Secrets) > 0 {
@@ -109,6 +126,20 @@ func (idx *Index) Authenticate(id, presented string, now time.Time) (Principal, 
 		return Principal{}, false
 	}
 	return e.who, true
+}
+
+// AuthenticateAssertion returns the client id is when raw is a valid
+// assertion of it (see assertion.Verifier), signed by one of its current
+// public keys. Servers never authenticate this way.
+func (idx *Index) AuthenticateAssertion(id, raw string, v *assertion.Verifier, audiences []string) (Principal, error) {
+	e, known := idx.byID[id]
+	if !known || len(e.keys) == 0 {
+		return Principal{}, fmt.Errorf("%w: client %q has no public key", assertion.ErrInvalid, id)
+	}
+	if err := v.Verify(raw, id, e.keys, audiences); err != nil {
+		return Principal{}, err
+	}
+	return e.who, nil
 }
 
 func (idx *Index) verifyOne(h *secret.Hash, presented string) bool {

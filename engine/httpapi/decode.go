@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/tollgate-dev/tollgate/engine/assertion"
 	"github.com/tollgate-dev/tollgate/engine/authz"
 	"github.com/tollgate-dev/tollgate/engine/model"
 	"github.com/tollgate-dev/tollgate/engine/oauth"
@@ -161,9 +162,9 @@ func decodeJSON(body []byte) (params, error) {
 }
 
 // credentials finds how the caller authenticates: HTTP Basic (RFC 6749
-// §2.3.1, id and secret form-encoded) or client_id and client_secret in
-// the body. Two methods at once, or a client_id that disagrees with the
-// Basic one, is invalid_request.
+// §2.3.1, id and secret form-encoded), client_id and client_secret in the
+// body, or a client_assertion (RFC 7523 §2.2). Two methods at once, or a
+// client_id that disagrees with the Basic one, is invalid_request.
 func credentials(r *http.Request, p params) (authz.Credentials, error) {
 	bodyID, err := p.single("client_id")
 	if err != nil {
@@ -173,10 +174,18 @@ func credentials(r *http.Request, p params) (authz.Credentials, error) {
 	if err != nil {
 		return authz.Credentials{}, err
 	}
-	if _, assertion := p["client_assertion"]; assertion {
-		return authz.Credentials{}, oauth.New(oauth.InvalidClient, "client_assertion (private_key_jwt) is not supported yet")
+	rawAssertion, err := p.single("client_assertion")
+	if err != nil {
+		return authz.Credentials{}, err
+	}
+	assertionType, err := p.single("client_assertion_type")
+	if err != nil {
+		return authz.Credentials{}, err
 	}
 	header := r.Header.Get("Authorization")
+	if rawAssertion != "" || assertionType != "" {
+		return assertionCredentials(bodyID, rawAssertion, assertionType, header != "" || bodySecret != "")
+	}
 	if header == "" {
 		if bodySecret == "" {
 			return authz.Credentials{ID: bodyID}, nil
@@ -194,6 +203,25 @@ func credentials(r *http.Request, p params) (authz.Credentials, error) {
 		return authz.Credentials{}, oauth.New(oauth.InvalidRequest, "client_id does not match the Authorization header")
 	}
 	return authz.Credentials{ID: id, Secret: secret, Method: model.AuthClientSecretBasic}, nil
+}
+
+// assertionCredentials are a private_key_jwt client's: the assertion and
+// its type, and the client_id when sent, else the assertion's iss, which
+// verification checks anyway.
+func assertionCredentials(bodyID, raw, typ string, otherMethod bool) (authz.Credentials, error) {
+	switch {
+	case otherMethod:
+		return authz.Credentials{}, oauth.New(oauth.InvalidRequest, "the client authenticated with more than one method")
+	case typ != assertion.Type:
+		return authz.Credentials{}, oauth.New(oauth.InvalidRequest, "client_assertion_type must be %s", assertion.Type)
+	case raw == "":
+		return authz.Credentials{}, oauth.New(oauth.InvalidRequest, "client_assertion is required with client_assertion_type")
+	}
+	id := bodyID
+	if id == "" {
+		id, _ = assertion.ClientID(raw) // empty when unreadable: authentication fails
+	}
+	return authz.Credentials{ID: id, Assertion: raw, Method: model.AuthPrivateKeyJWT}, nil
 }
 
 func parseBasic(header string) (id, secret string, err error) {

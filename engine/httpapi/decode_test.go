@@ -21,7 +21,11 @@ func tokenRequest(contentType, body, authorization string) *http.Request {
 }
 
 const (
-	form = formType
+	jwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+	// assertionOfC1 is an unsigned JWT whose iss and sub are Client1: the
+	// decoder reads who it claims to be; verifying it is the engine's job.
+	assertionOfC1 = "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJDbGllbnQxIiwic3ViIjoiQ2xpZW50MSJ9.c2ln"
+	form          = formType
 	// basicC1 is "Client1:s%3Acret" (RFC 6749 §2.3.1 form-encoding).
 	basicC1 = "Basic Q2xpZW50MTpzJTNBY3JldA=="
 )
@@ -33,6 +37,7 @@ func TestDecodeTokenRequest(t *testing.T) {
 		authorization     string
 		wantErr           string // OAuth error code
 		wantID, wantSec   string
+		wantAssertion     string
 		wantAudience      []string
 		wantScope         string
 	}{
@@ -61,7 +66,21 @@ func TestDecodeTokenRequest(t *testing.T) {
 		{name: "body over 64 KiB", contentType: form, body: "grant_type=client_credentials&scope=" + strings.Repeat("a", MaxBodyBytes), wantErr: oauth.InvalidRequest},
 		{name: "not basic", contentType: form, body: "grant_type=client_credentials", authorization: "Bearer x", wantErr: oauth.InvalidClient},
 		{name: "basic not base64", contentType: form, body: "grant_type=client_credentials", authorization: "Basic !!!", wantErr: oauth.InvalidClient},
-		{name: "client assertion", contentType: form, body: "grant_type=client_credentials&client_assertion=a.b.c", wantErr: oauth.InvalidClient},
+		{name: "assertion, id from its iss", contentType: form, body: "grant_type=client_credentials&client_assertion_type=" + jwtBearer + "&client_assertion=" + assertionOfC1,
+			wantID: "Client1", wantAssertion: assertionOfC1},
+		{name: "assertion with client_id", contentType: form, body: "grant_type=client_credentials&client_id=c2&client_assertion_type=" + jwtBearer + "&client_assertion=" + assertionOfC1,
+			wantID: "c2", wantAssertion: assertionOfC1},
+		{name: "assertion in JSON", contentType: "application/json", body: `{"grant_type":"client_credentials","client_assertion_type":"` + jwtBearer + `","client_assertion":"` + assertionOfC1 + `"}`,
+			wantID: "Client1", wantAssertion: assertionOfC1},
+		{name: "assertion without its type", contentType: form, body: "grant_type=client_credentials&client_assertion=" + assertionOfC1, wantErr: oauth.InvalidRequest},
+		{name: "assertion of another type", contentType: form, body: "grant_type=client_credentials&client_assertion_type=urn:x&client_assertion=" + assertionOfC1, wantErr: oauth.InvalidRequest},
+		{name: "assertion type alone", contentType: form, body: "grant_type=client_credentials&client_assertion_type=" + jwtBearer, wantErr: oauth.InvalidRequest},
+		{name: "assertion and basic", contentType: form, body: "grant_type=client_credentials&client_assertion_type=" + jwtBearer + "&client_assertion=" + assertionOfC1,
+			authorization: basicC1, wantErr: oauth.InvalidRequest},
+		{name: "assertion and secret", contentType: form, body: "grant_type=client_credentials&client_secret=y&client_assertion_type=" + jwtBearer + "&client_assertion=" + assertionOfC1,
+			wantErr: oauth.InvalidRequest},
+		{name: "assertion repeated", contentType: form, body: "grant_type=client_credentials&client_assertion_type=" + jwtBearer + "&client_assertion=a&client_assertion=b",
+			wantErr: oauth.InvalidRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,8 +94,8 @@ func TestDecodeTokenRequest(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if req.Credentials.ID != tt.wantID || req.Credentials.Secret != tt.wantSec {
-				t.Errorf("credentials = %q/%q, want %q/%q", req.Credentials.ID, req.Credentials.Secret, tt.wantID, tt.wantSec)
+			if c := req.Credentials; c.ID != tt.wantID || c.Secret != tt.wantSec || c.Assertion != tt.wantAssertion {
+				t.Errorf("credentials = %q/%q/%q, want %q/%q/%q", c.ID, c.Secret, c.Assertion, tt.wantID, tt.wantSec, tt.wantAssertion)
 			}
 			if strings.Join(req.Audience, ",") != strings.Join(tt.wantAudience, ",") || req.Scope != tt.wantScope {
 				t.Errorf("audience %v scope %q, want %v %q", req.Audience, req.Scope, tt.wantAudience, tt.wantScope)

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/tollgate-dev/tollgate/engine/assertion"
 	"github.com/tollgate-dev/tollgate/engine/authz"
 	"github.com/tollgate-dev/tollgate/engine/model"
 	"github.com/tollgate-dev/tollgate/engine/oauth"
@@ -190,7 +191,7 @@ func handleMetadata(s *server) http.Handler {
 func metadata(svc *authz.Service, snap *authz.Snapshot) map[string]any {
 	issuer := svc.Issuer(snap)
 	base := strings.TrimSuffix(issuer, "/")
-	authMethods := []string{model.AuthClientSecretBasic, model.AuthClientSecretPost}
+	authMethods := []string{model.AuthClientSecretBasic, model.AuthClientSecretPost, model.AuthPrivateKeyJWT}
 	return map[string]any{
 		"issuer":                                issuer,
 		"token_endpoint":                        base + "/oauth2/token",
@@ -204,8 +205,10 @@ func metadata(svc *authz.Service, snap *authz.Snapshot) map[string]any {
 		"introspection_endpoint_auth_methods_supported": authMethods,
 		"revocation_endpoint_auth_methods_supported":    authMethods,
 		"scopes_supported": scopesSupported(snap),
-		"token_endpoint_auth_signing_alg_values_supported": []string{},
-		"access_token_signing_alg_values_supported":        []string{svc.Keys().Alg()},
+		"token_endpoint_auth_signing_alg_values_supported":         assertion.Algorithms,
+		"introspection_endpoint_auth_signing_alg_values_supported": assertion.Algorithms,
+		"revocation_endpoint_auth_signing_alg_values_supported":    assertion.Algorithms,
+		"access_token_signing_alg_values_supported":                []string{svc.Keys().Alg()},
 	}
 }
 

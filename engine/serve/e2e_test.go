@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lestrrat-go/jwx/v2/jwk"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
@@ -249,7 +250,8 @@ func TestDiscovery(t *testing.T) {
 			}
 		}
 		if !containsAll(meta["grant_types_supported"], "client_credentials") ||
-			!containsAll(meta["token_endpoint_auth_methods_supported"], "client_secret_basic", "client_secret_post") ||
+			!containsAll(meta["token_endpoint_auth_methods_supported"], "client_secret_basic", "client_secret_post", "private_key_jwt") ||
+			!containsAll(meta["token_endpoint_auth_signing_alg_values_supported"], "ES256", "EdDSA", "RS256", "PS256") ||
 			!containsAll(meta["scopes_supported"], "read:directions", "read:geocode", "read", "write") {
 			t.Errorf("%s: %v", path, meta)
 		}
@@ -266,12 +268,21 @@ func TestDiscovery(t *testing.T) {
 	}
 }
 
-// TestNodeInterop runs openid-client (discovery + clientCredentialsGrant)
-// and jose (jwtVerify, typ at+jwt, remote JWKS) against the server. It
-// fails, never skips, when Node.js or the packages are missing: run
-// `make interop-deps` (make test does).
+// TestNodeInterop runs openid-client (discovery + clientCredentialsGrant,
+// with secrets and with private_key_jwt) and jose (jwtVerify, typ at+jwt,
+// remote JWKS) against the server. It fails, never skips, when Node.js or
+// the packages are missing: run `make interop-deps` (make test does).
 func TestNodeInterop(t *testing.T) {
-	srv := start(t, serve.Config{})
+	confDir, key := keyClientConfig(t)
+	srv := start(t, serve.Config{ConfigDir: confDir})
+	batchJobKey, err := jwk.FromRaw(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batchJobJWK, err := json.Marshal(batchJobKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir := repotest.Path(t, "interop", "node")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "openid-client")); err != nil {
 		t.Fatalf("Node packages are not installed (%v): run `make interop-deps`", err)
@@ -280,13 +291,13 @@ func TestNodeInterop(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", "--test", "tollgate.test.mjs")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "TOLLGATE_ISSUER="+srv.url)
+	cmd.Env = append(os.Environ(), "TOLLGATE_ISSUER="+srv.url, "TOLLGATE_BATCH_JOB_KEY="+string(batchJobJWK))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("node interop test failed: %v\n%s", err, out)
 	}
-	if !bytes.Contains(out, []byte("# pass 5")) || !bytes.Contains(out, []byte("# fail 0")) {
-		t.Fatalf("node interop test did not run all 5 tests:\n%s", out)
+	if !bytes.Contains(out, []byte("# pass 6")) || !bytes.Contains(out, []byte("# fail 0")) || !bytes.Contains(out, []byte("# skipped 0")) {
+		t.Fatalf("node interop test did not run all 6 tests:\n%s", out)
 	}
 }
 

@@ -2,6 +2,8 @@
 // running tollgate. The Go test TestNodeInterop (engine/serve) starts the
 // server and runs this file with TOLLGATE_ISSUER set; run by hand with
 //   TOLLGATE_ISSUER=http://127.0.0.1:8080 node --test
+// (the private_key_jwt test then skips: its client and key exist only in
+// the configuration the Go test serves).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
@@ -61,6 +63,37 @@ test('impersonation: Client1 as User1 gets Server2', async () => {
   const { payload } = await jose.jwtVerify(tokens.access_token, jwks, { issuer, audience: 'Server2', typ: 'at+jwt' });
   assert.equal(payload.sub, 'User1');
   assert.deepEqual(payload.act, { sub: 'Client1' });
+});
+
+// batch-job is a private_key_jwt client the Go test adds to the example
+// configuration; it passes the client's private key (a JWK) here.
+const batchJobKey = process.env.TOLLGATE_BATCH_JOB_KEY;
+
+test('private_key_jwt: batch-job authenticates with an assertion signed by its key', {
+  skip: batchJobKey ? false : 'TOLLGATE_BATCH_JOB_KEY is not set (TestNodeInterop sets it)',
+}, async () => {
+  const key = await jose.importJWK(JSON.parse(batchJobKey), 'ES256');
+  const config = await client.discovery(
+    new URL(issuer), 'batch-job', undefined, client.PrivateKeyJwt(key), insecure);
+  assert.ok(config.serverMetadata().token_endpoint_auth_methods_supported.includes('private_key_jwt'));
+  assert.ok(config.serverMetadata().token_endpoint_auth_signing_alg_values_supported.includes('ES256'));
+
+  for (let i = 0; i < 2; i++) { // each request signs a new assertion (new jti)
+    const tokens = await client.clientCredentialsGrant(config, { audience: 'https://api.worldmappers.example' });
+    const { payload } = await jose.jwtVerify(tokens.access_token, jwks, {
+      issuer, audience: 'https://api.worldmappers.example', typ: 'at+jwt',
+    });
+    assert.equal(payload.sub, 'batch-job');
+    assert.equal(payload.scope, 'read:directions');
+  }
+
+  const { privateKey: stranger } = await jose.generateKeyPair('ES256');
+  const forged = await client.discovery(
+    new URL(issuer), 'batch-job', undefined, client.PrivateKeyJwt(stranger), insecure);
+  const err = await client.clientCredentialsGrant(forged, { audience: 'https://api.worldmappers.example' })
+    .then(() => null, (e) => e);
+  assert.ok(err, 'an assertion signed by another key must be refused');
+  assert.equal(err.status, 401);
 });
 
 test('a wrong secret is an OAuth error the client library understands', async () => {
