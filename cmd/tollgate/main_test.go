@@ -250,3 +250,63 @@ func TestVersion(t *testing.T) {
 		t.Errorf("exit %d %q", code, out)
 	}
 }
+
+// TestPrivateKeyJWTWorkflow is the README's private_key_jwt workflow: make
+// a key, declare its public half with the block `keys public` prints,
+// check the configuration, serve it, and fetch a token with `token --key`.
+func TestPrivateKeyJWTWorkflow(t *testing.T) {
+	keyDir, confDir := t.TempDir(), t.TempDir()
+	out, errOut, code := tollgate(t, nil, "", "keys", "generate", "--alg", "ES256", "--out", keyDir)
+	if code != 0 {
+		t.Fatalf("keys generate: exit %d: %s", code, errOut)
+	}
+	keyFiles, _ := filepath.Glob(filepath.Join(keyDir, "*"))
+	if len(keyFiles) != 1 {
+		t.Fatalf("key files %v (%s)", keyFiles, out)
+	}
+	block, errOut, code := tollgate(t, nil, "", "keys", "public", keyFiles[0])
+	if code != 0 || !strings.HasPrefix(block, "public_key {\n  pem = <<-EOT\n      -----BEGIN PUBLIC KEY-----") || strings.Contains(block, "PRIVATE") {
+		t.Fatalf("keys public: exit %d: %q %s", code, block, errOut)
+	}
+	configs, _ := filepath.Glob(filepath.Join(repoRoot, "config", "*.hcl"))
+	for _, f := range configs {
+		src, _ := os.ReadFile(f)
+		if err := os.WriteFile(filepath.Join(confDir, filepath.Base(f)), src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	client := "client \"batch-job\" {\n  auth_method = \"private_key_jwt\"\n" + block +
+		"  access \"world-mappers\" { scopes = [\"read:directions\"] }\n}\n"
+	if err := os.WriteFile(filepath.Join(confDir, "batch.hcl"), []byte(client), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := tollgate(t, nil, "", "check", "--config", confDir); code != 0 {
+		t.Fatalf("check: exit %d: %s\n%s", code, errOut, client)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := serve.New(ctx, serve.Config{ConfigDir: confDir, PoliciesDir: filepath.Join(repoRoot, "policies"), Addr: "127.0.0.1:0"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	out, errOut, code = tollgate(t, nil, "", "token", "--issuer", s.URL(), "--client-id", "batch-job", "--key", keyFiles[0],
+		"--audience", "https://api.worldmappers.example", "-v")
+	if code != 0 || !strings.Contains(out, `"scope": "read:directions"`) {
+		t.Fatalf("token --key: exit %d: %q %q", code, out, errOut)
+	}
+	other := t.TempDir()
+	tollgate(t, nil, "", "keys", "generate", "--alg", "ES256", "--out", other)
+	otherFiles, _ := filepath.Glob(filepath.Join(other, "*"))
+	_, errOut, code = tollgate(t, nil, "", "token", "--issuer", s.URL(), "--client-id", "batch-job", "--key", otherFiles[0])
+	if code != 1 || !strings.Contains(errOut, "invalid_client") {
+		t.Errorf("another key: exit %d %q", code, errOut)
+	}
+}

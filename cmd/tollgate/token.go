@@ -8,36 +8,45 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/tollgate-dev/tollgate/engine/assertion"
 )
 
 func newTokenCommand(getenv func(string) string) *cobra.Command {
-	var issuer, clientID, scope, authMethod string
+	var issuer, clientID, scope, authMethod, keyFile string
 	var audiences []string
 	var verbose bool
 	cmd := &cobra.Command{
-		Use:   "token --issuer URL --client-id ID [--audience A] [--scope S]",
+		Use:   "token --issuer URL --client-id ID [--key FILE] [--audience A] [--scope S]",
 		Short: "Fetch an access token as a client would, and print it",
 		Long: `Fetch an access token with the client credentials grant, as any OAuth client
 would, and print it. The token endpoint is found through the issuer's RFC 8414
 metadata. The client secret comes from TOLLGATE_CLIENT_SECRET, or else the
-first line of stdin, never from a flag (flags show up in process lists).`,
+first line of stdin, never from a flag (flags show up in process lists).
+A private_key_jwt client gives --key instead: its private key file, with which
+a one-minute assertion is signed (RFC 7523).`,
 		Example: `  TOLLGATE_CLIENT_SECRET=... tollgate token --issuer http://127.0.0.1:8080 --client-id gift-deliveries \
-      --audience https://api.worldmappers.example --scope read:directions`,
+      --audience https://api.worldmappers.example --scope read:directions
+  tollgate token --client-id batch-job --key ./batch-job-key/KID.jwk.json --audience ledger-api`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			secret := getenv("TOLLGATE_CLIENT_SECRET")
-			if secret == "" {
-				line, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
-				secret = strings.TrimRight(line, "\r\n")
-			}
-			if secret == "" {
-				return errors.New("no client secret: set TOLLGATE_CLIENT_SECRET or pass it on stdin")
+			var secret string
+			if keyFile == "" {
+				secret = getenv("TOLLGATE_CLIENT_SECRET")
+				if secret == "" {
+					line, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+					secret = strings.TrimRight(line, "\r\n")
+				}
+				if secret == "" {
+					return errors.New("no client secret: set TOLLGATE_CLIENT_SECRET or pass it on stdin (or --key for a private_key_jwt client)")
+				}
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 			defer cancel()
@@ -54,11 +63,23 @@ first line of stdin, never from a flag (flags show up in process lists).`,
 				Scopes:         strings.Fields(scope),
 				EndpointParams: url.Values{"audience": audiences},
 			}
-			switch authMethod {
-			case "", "auto":
-			case "basic", "client_secret_basic":
+			switch {
+			case keyFile != "":
+				key, err := os.ReadFile(keyFile)
+				if err != nil {
+					return err
+				}
+				signed, err := assertion.Sign(key, clientID, tokenURL, time.Now())
+				if err != nil {
+					return fmt.Errorf("--key %s: %w", keyFile, err)
+				}
+				cfg.AuthStyle = oauth2.AuthStyleInParams
+				cfg.EndpointParams.Set("client_assertion_type", assertion.Type)
+				cfg.EndpointParams.Set("client_assertion", signed)
+			case authMethod == "" || authMethod == "auto":
+			case authMethod == "basic" || authMethod == "client_secret_basic":
 				cfg.AuthStyle = oauth2.AuthStyleInHeader
-			case "post", "client_secret_post":
+			case authMethod == "post" || authMethod == "client_secret_post":
 				cfg.AuthStyle = oauth2.AuthStyleInParams
 			default:
 				return fmt.Errorf("--auth-method %q: want basic or post", authMethod)
@@ -84,7 +105,8 @@ first line of stdin, never from a flag (flags show up in process lists).`,
 	f.StringVar(&clientID, "client-id", "", "the client_id (required)")
 	f.StringArrayVar(&audiences, "audience", nil, "requested audience; repeatable")
 	f.StringVar(&scope, "scope", "", "space-delimited scopes")
-	f.StringVar(&authMethod, "auth-method", "auto", "basic, post, or auto (try basic, then post)")
+	f.StringVar(&authMethod, "auth-method", "auto", "basic, post, or auto (try basic, then post); ignored with --key")
+	f.StringVar(&keyFile, "key", "", "private key file (JWK or PEM) of a private_key_jwt client")
 	f.BoolVarP(&verbose, "verbose", "v", false, "print the whole token response as JSON")
 	_ = cmd.MarkFlagRequired("client-id")
 	return cmd
