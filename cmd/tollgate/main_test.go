@@ -181,18 +181,7 @@ func TestKeysGenerateThenServeWithThem(t *testing.T) {
 // with the secret from the environment and from stdin.
 func TestTokenCommandFetchesAToken(t *testing.T) {
 	t.Chdir(repoRoot)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	s, err := serve.New(ctx, serve.Config{ConfigDir: "config", PoliciesDir: "policies", Addr: "127.0.0.1:0"}, &bytes.Buffer{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	defer func() { cancel(); <-done }()
+	s := serveUntilDone(t, "config")
 
 	run := func(env map[string]string, stdin string, args ...string) (string, string, int) {
 		var out, errOut bytes.Buffer
@@ -284,19 +273,7 @@ func TestPrivateKeyJWTWorkflow(t *testing.T) {
 		t.Fatalf("check: exit %d: %s\n%s", code, errOut, client)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	s, err := serve.New(ctx, serve.Config{ConfigDir: confDir, PoliciesDir: filepath.Join(repoRoot, "policies"), Addr: "127.0.0.1:0"}, &bytes.Buffer{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	defer func() { cancel(); <-done }()
-
+	s := serveUntilDone(t, confDir)
 	out, errOut, code = tollgate(t, nil, "", "token", "--issuer", s.URL(), "--client-id", "batch-job", "--key", keyFiles[0],
 		"--audience", "https://api.worldmappers.example", "-v")
 	if code != 0 || !strings.Contains(out, `"scope": "read:directions"`) {
@@ -309,4 +286,24 @@ func TestPrivateKeyJWTWorkflow(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "invalid_client") {
 		t.Errorf("another key: exit %d %q", code, errOut)
 	}
+}
+
+// serveUntilDone serves configDir with the repository's policies on a
+// loopback port until the test ends.
+func serveUntilDone(t *testing.T, configDir string) *serve.Server {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := serve.New(ctx, serve.Config{ConfigDir: configDir, PoliciesDir: filepath.Join(repoRoot, "policies"), Addr: "127.0.0.1:0"}, &bytes.Buffer{})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	if _, err := s.Listen(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return s
 }

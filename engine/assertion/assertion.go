@@ -304,11 +304,7 @@ func (c *replayCache) use(clientID, jti string, exp, now time.Time) bool {
 // as `tollgate keys generate` writes, or PEM). The algorithm is the one
 // the key's type allows (RS256 for RSA), or the JWK's own alg.
 func Sign(keySrc []byte, clientID, audience string, now time.Time) (string, error) {
-	key, err := parseAny(keySrc)
-	if err != nil {
-		return "", err
-	}
-	pub, err := key.PublicKey()
+	key, pub, err := keyPair(keySrc)
 	if err != nil {
 		return "", err
 	}
@@ -350,11 +346,7 @@ func Sign(keySrc []byte, clientID, audience string, now time.Time) (string, erro
 // private or public) as a PEM PUBLIC KEY, the form a public_key block
 // declares.
 func PublicPEM(keySrc []byte) (string, error) {
-	key, err := parseAny(keySrc)
-	if err != nil {
-		return "", err
-	}
-	pub, err := key.PublicKey()
+	_, pub, err := keyPair(keySrc)
 	if err != nil {
 		return "", err
 	}
@@ -367,6 +359,17 @@ func PublicPEM(keySrc []byte) (string, error) {
 		return "", err
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), nil
+}
+
+// keyPair reads a key file and returns the key and its public half.
+func keyPair(src []byte) (key, pub jwk.Key, err error) {
+	if key, err = parseAny(src); err != nil {
+		return nil, nil, err
+	}
+	if pub, err = key.PublicKey(); err != nil {
+		return nil, nil, err
+	}
+	return key, pub, nil
 }
 
 // parseAny reads a key, public or private, written as JWK or PEM.

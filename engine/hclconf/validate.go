@@ -190,17 +190,7 @@ func (v *validator) secrets(owner string, blocks []*secretBlock) []model.Secret 
 			v.add(errorAt(b.Hash.Range, "Invalid secret hash", err.Error()+"."))
 			continue
 		}
-		s := model.Secret{Hash: hash}
-		if b.NotAfter != nil {
-			if t, ok := timeValue(b.NotAfter, v.diags); ok {
-				s.NotAfter = t
-				if !t.After(v.now) {
-					v.add(warningAt(b.NotAfter.Range, "Expired secret",
-						fmt.Sprintf("this secret of %s expired at %s and can no longer be used.", owner, t.Format(time.RFC3339))))
-				}
-			}
-		}
-		out = append(out, s)
+		out = append(out, model.Secret{Hash: hash, NotAfter: v.notAfter(b.NotAfter, "secret", owner)})
 	}
 	return out
 }
@@ -431,19 +421,24 @@ func (v *validator) publicKeys(owner string, blocks []*publicKeyBlock) []model.P
 			continue
 		}
 		kids[key.KeyID()] = b.DefRange
-		pk := model.PublicKey{Key: text}
-		if b.NotAfter != nil {
-			if t, ok := timeValue(b.NotAfter, v.diags); ok {
-				pk.NotAfter = t
-				if !t.After(v.now) {
-					v.add(warningAt(b.NotAfter.Range, "Expired public key",
-						fmt.Sprintf("this key of %s expired at %s and can no longer be used.", owner, t.Format(time.RFC3339))))
-				}
-			}
-		}
-		out = append(out, pk)
+		out = append(out, model.PublicKey{Key: text, NotAfter: v.notAfter(b.NotAfter, "key", owner)})
 	}
 	return out
+}
+
+// notAfter reads a credential's optional not_after; one already past is
+// a warning, not an error: the other credentials may still serve.
+func (v *validator) notAfter(attr *attribute, what, owner string) time.Time {
+	if attr == nil {
+		return time.Time{}
+	}
+	t, ok := timeValue(attr, v.diags)
+	if ok && !t.After(v.now) {
+		summary := map[string]string{"secret": "Expired secret", "key": "Expired public key"}[what]
+		v.add(warningAt(attr.Range, summary,
+			fmt.Sprintf("this %s of %s expired at %s and can no longer be used.", what, owner, t.Format(time.RFC3339))))
+	}
+	return t
 }
 
 func (v *validator) account(b *accountBlock) {
