@@ -79,6 +79,15 @@ type publicKeyBlock struct {
 
 var publicKeySchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "pem"}, {Name: "jwk"}, {Name: "not_after"}}}
 
+type certificateBlock struct {
+	SubjectDN, SANDNS, SANURI, SANIP, SANEmail *attribute
+	DefRange                                   hcl.Range
+}
+
+var certificateSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "subject_dn"}, {Name: "san_dns"}, {Name: "san_uri"}, {Name: "san_ip"}, {Name: "san_email"},
+}}
+
 type accessBlock struct {
 	Server   string
 	Scopes   *attribute
@@ -97,6 +106,7 @@ type clientBlock struct {
 	Disabled    *attribute
 	Secrets     []*secretBlock
 	PublicKeys  []*publicKeyBlock
+	Certificate []*certificateBlock
 	Access      []*accessBlock
 	DefRange    hcl.Range
 }
@@ -105,7 +115,9 @@ var clientSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "name"}, {Name: "auth_method"}, {Name: "token_ttl"}, {Name: "rate_limit"}, {Name: "impersonate"}, {Name: "disabled"},
 	},
-	Blocks: []hcl.BlockHeaderSchema{{Type: "secret"}, {Type: "public_key"}, {Type: "access", LabelNames: []string{"server"}}},
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "secret"}, {Type: "public_key"}, {Type: "certificate"}, {Type: "access", LabelNames: []string{"server"}},
+	},
 }
 
 type accountBlock struct {
@@ -162,6 +174,8 @@ func decodeFile(body hcl.Body) (*fileBody, hcl.Diagnostics) {
 			cl.Secrets, d = decodeSecrets(c.Blocks)
 			diags = append(diags, d...)
 			cl.PublicKeys, d = decodePublicKeys(c.Blocks)
+			diags = append(diags, d...)
+			cl.Certificate, d = decodeCertificates(c.Blocks)
 			diags = append(diags, d...)
 			cl.Access, d = decodeAccess(c.Blocks)
 			diags = append(diags, d...)
@@ -243,6 +257,20 @@ func decodePublicKeys(blocks hcl.Blocks) ([]*publicKeyBlock, hcl.Diagnostics) {
 		diags = append(diags, d...)
 		out = append(out, &publicKeyBlock{
 			PEM: attr(c.Attributes, "pem"), JWK: attr(c.Attributes, "jwk"), NotAfter: attr(c.Attributes, "not_after"), DefRange: blk.DefRange,
+		})
+	}
+	return out, diags
+}
+
+func decodeCertificates(blocks hcl.Blocks) ([]*certificateBlock, hcl.Diagnostics) {
+	var out []*certificateBlock
+	var diags hcl.Diagnostics
+	for _, blk := range blocks.OfType("certificate") {
+		c, d := blk.Body.Content(certificateSchema)
+		diags = append(diags, d...)
+		out = append(out, &certificateBlock{
+			SubjectDN: attr(c.Attributes, "subject_dn"), SANDNS: attr(c.Attributes, "san_dns"), SANURI: attr(c.Attributes, "san_uri"),
+			SANIP: attr(c.Attributes, "san_ip"), SANEmail: attr(c.Attributes, "san_email"), DefRange: blk.DefRange,
 		})
 	}
 	return out, diags

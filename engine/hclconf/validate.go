@@ -2,6 +2,7 @@ package hclconf
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -294,25 +295,18 @@ func (v *validator) client(b *clientBlock) {
 	}
 	if b.AuthMethod != nil {
 		if method, ok := stringValue(b.AuthMethod, v.diags); ok {
-			switch method {
-			case model.AuthClientSecretBasic, model.AuthClientSecretPost, model.AuthPrivateKeyJWT:
+			if _, known := credentialOf[method]; known {
 				c.AuthMethod = method
-			case model.AuthTLSClientAuth:
-				v.add(errorAt(b.AuthMethod.Range, "Unsupported auth_method",
-					fmt.Sprintf("auth_method %q is not supported yet by this version: use client_secret_basic, client_secret_post or private_key_jwt.", method)))
-			default:
+			} else {
 				v.add(errorAt(b.AuthMethod.Range, "Unknown auth_method",
-					fmt.Sprintf("auth_method = %q: want client_secret_basic (the default), client_secret_post or private_key_jwt.", method)))
+					fmt.Sprintf("auth_method = %q: want client_secret_basic (the default), client_secret_post, private_key_jwt or tls_client_auth.", method)))
 			}
 		}
 	}
 	c.Secrets = v.secrets(owner, b.Secrets)
 	c.PublicKeys = v.publicKeys(owner, b.PublicKeys)
-	if c.AuthMethod == model.AuthPrivateKeyJWT {
-		v.keyCredentials(owner, b, c)
-	} else {
-		v.secretCredentials(owner, b, c)
-	}
+	c.Certificate = v.certificate(owner, b.Certificate)
+	v.credentials(owner, b, c)
 	c.Access = v.access(owner, b.Access)
 	c.TokenTTL = v.ttl(b.TokenTTL)
 	if b.RateLimit != nil {
@@ -341,34 +335,115 @@ func (v *validator) client(b *clientBlock) {
 	v.cfg.Clients = append(v.cfg.Clients, c)
 }
 
-// secretCredentials checks that a client authenticating with a secret
-// has one, and nothing meant for another method.
-func (v *validator) secretCredentials(owner string, b *clientBlock, c *model.Client) {
-	if len(b.PublicKeys) > 0 {
-		v.add(errorAt(b.PublicKeys[0].DefRange, "Public key of a client that uses a secret",
-			fmt.Sprintf(`public_key blocks are for auth_method = "private_key_jwt"; %s uses %s.`, owner, c.AuthMethod)))
+// credentialOf is the block that authenticates a client of each
+// auth_method.
+var credentialOf = map[string]string{
+	model.AuthClientSecretBasic: "secret",
+	model.AuthClientSecretPost:  "secret",
+	model.AuthPrivateKeyJWT:     "public_key",
+	model.AuthTLSClientAuth:     "certificate",
+}
+
+// credentials checks that a client has what its auth_method checks, and
+// nothing meant for another method, which would never be checked.
+func (v *validator) credentials(owner string, b *clientBlock, c *model.Client) {
+	first := map[string]hcl.Range{}
+	if len(b.Secrets) > 0 {
+		first["secret"] = b.Secrets[0].DefRange
 	}
-	if len(b.Secrets) == 0 {
+	if len(b.PublicKeys) > 0 {
+		first["public_key"] = b.PublicKeys[0].DefRange
+	}
+	if len(b.Certificate) > 0 {
+		first["certificate"] = b.Certificate[0].DefRange
+	}
+	want := credentialOf[c.AuthMethod]
+	for _, kind := range []string{"secret", "public_key", "certificate"} {
+		if rng, present := first[kind]; present && kind != want {
+			v.add(errorAt(rng, "Credential of another auth_method",
+				fmt.Sprintf("a %s block does not authenticate %s, which uses auth_method = %q: remove it.", kind, owner, c.AuthMethod)))
+		}
+	}
+	_, has := first[want]
+	switch {
+	case want == "secret" && !has:
 		v.add(errorAt(b.DefRange, "Client without a secret",
 			fmt.Sprintf(`%s has no secret block, so it could never authenticate: add secret { hash = "..." } (run "tollgate secret").`, owner)))
-	} else if len(c.Secrets) == len(b.Secrets) && allExpired(c.Secrets, v.now) {
+	case want == "secret" && len(c.Secrets) == len(b.Secrets) && allExpired(c.Secrets, v.now):
 		v.add(warningAt(b.DefRange, "Every secret expired", fmt.Sprintf("%s can no longer authenticate: all its secrets are past not_after.", owner)))
+	case want == "public_key" && !has:
+		v.add(errorAt(b.DefRange, "Client without a public key",
+			fmt.Sprintf(`%s uses private_key_jwt but declares no public_key block: add public_key { pem = "..." } with the public half of the key it signs with ("tollgate keys public KEYFILE" prints it).`, owner)))
+	case want == "public_key" && len(c.PublicKeys) == len(b.PublicKeys) && allExpired(c.PublicKeys, v.now):
+		v.add(warningAt(b.DefRange, "Every public key expired", fmt.Sprintf("%s can no longer authenticate: all its public keys are past not_after.", owner)))
+	case want == "certificate" && !has:
+		v.add(errorAt(b.DefRange, "Client without a certificate",
+			fmt.Sprintf(`%s uses tls_client_auth but names no certificate: add certificate { subject_dn = "CN=..." } (or san_dns, san_uri, san_ip, san_email).`, owner)))
 	}
 }
 
-// keyCredentials checks that a private_key_jwt client has a public key
-// and no secret, which nothing would ever check.
-func (v *validator) keyCredentials(owner string, b *clientBlock, c *model.Client) {
-	if len(b.Secrets) > 0 {
-		v.add(errorAt(b.Secrets[0].DefRange, "Secret of a private_key_jwt client",
-			fmt.Sprintf("%s authenticates with assertions signed by its key (auth_method = \"private_key_jwt\"), so a secret would never be checked: remove it.", owner)))
+// certificate reads a tls_client_auth client's certificate block: one
+// block, naming the certificate by exactly one of its subject or SANs
+// (RFC 8705 §2.1.2), each well-formed for its kind.
+func (v *validator) certificate(owner string, blocks []*certificateBlock) *model.CertificateMatch {
+	if len(blocks) == 0 {
+		return nil
 	}
-	if len(b.PublicKeys) == 0 {
-		v.add(errorAt(b.DefRange, "Client without a public key",
-			fmt.Sprintf(`%s uses private_key_jwt but declares no public_key block: add public_key { pem = "..." } with the public half of the key it signs with.`, owner)))
-	} else if len(c.PublicKeys) == len(b.PublicKeys) && allExpired(c.PublicKeys, v.now) {
-		v.add(warningAt(b.DefRange, "Every public key expired", fmt.Sprintf("%s can no longer authenticate: all its public keys are past not_after.", owner)))
+	for _, extra := range blocks[1:] {
+		v.add(errorAt(extra.DefRange, "Two certificate blocks",
+			fmt.Sprintf("%s names its certificate once (RFC 8705 §2.1.2); the first block is at %s.", owner, at(blocks[0].DefRange))))
 	}
+	b := blocks[0]
+	var set []*attribute
+	for _, a := range []*attribute{b.SubjectDN, b.SANDNS, b.SANURI, b.SANIP, b.SANEmail} {
+		if a != nil {
+			set = append(set, a)
+		}
+	}
+	if len(set) != 1 {
+		v.add(errorAt(b.DefRange, "Certificate needs exactly one name",
+			"set exactly one of subject_dn, san_dns, san_uri, san_ip and san_email (RFC 8705 §2.1.2)."))
+		return nil
+	}
+	a := set[0]
+	value, ok := stringValue(a, v.diags)
+	if !ok {
+		return nil
+	}
+	m := &model.CertificateMatch{}
+	var problem string
+	switch a.Name {
+	case "subject_dn":
+		m.SubjectDN = value
+		if !strings.Contains(value, "=") {
+			problem = `subject_dn must be a distinguished name as RFC 4514 writes it, most specific first: "CN=device-42,O=Example".`
+		}
+	case "san_dns":
+		m.SANDNS = value
+		if value == "" || strings.ContainsAny(value, " /:@") {
+			problem = "san_dns must be a DNS name."
+		}
+	case "san_uri":
+		m.SANURI = value
+		if u, err := url.Parse(value); err != nil || u.Scheme == "" {
+			problem = "san_uri must be an absolute URI, such as spiffe://example.org/device/42."
+		}
+	case "san_ip":
+		m.SANIP = value
+		if net.ParseIP(value) == nil {
+			problem = "san_ip must be an IPv4 or IPv6 address."
+		}
+	case "san_email":
+		m.SANEmail = value
+		if !strings.Contains(value, "@") {
+			problem = "san_email must be an email address."
+		}
+	}
+	if problem != "" {
+		v.add(errorAt(a.Range, "Invalid certificate name", problem))
+		return nil
+	}
+	return m
 }
 
 func allExpired[T interface{ ValidAt(time.Time) bool }](creds []T, now time.Time) bool {

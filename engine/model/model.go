@@ -89,6 +89,19 @@ type PublicKey struct {
 // ValidAt reports whether the key may be used at t.
 func (k PublicKey) ValidAt(t time.Time) bool { return k.NotAfter.IsZero() || t.Before(k.NotAfter) }
 
+// CertificateMatch names the certificate a tls_client_auth client presents
+// (RFC 8705 §2.1.2). Exactly one field is set; the certificate must also
+// chain to the server's client CA.
+type CertificateMatch struct {
+	// SubjectDN is the subject as RFC 4514 writes it, most specific first
+	// ("CN=device-42,O=Example"), compared exactly.
+	SubjectDN string
+	SANDNS    string
+	SANURI    string
+	SANIP     string
+	SANEmail  string
+}
+
 // Access is an upper bound of what a client, account or group may get from
 // one server.
 type Access struct {
@@ -111,7 +124,9 @@ type Client struct {
 	Secrets    []Secret
 	// PublicKeys authenticate a private_key_jwt client, which has no secret.
 	PublicKeys []PublicKey
-	Access     []Access
+	// Certificate authenticates a tls_client_auth client; nil otherwise.
+	Certificate *CertificateMatch
+	Access      []Access
 	// TokenTTL is the lifetime of its tokens; zero means the default.
 	TokenTTL time.Duration
 	// RateLimit is nil when the client has no limit of its own.

@@ -59,3 +59,9 @@ client "batch-job" {
   }
   access "ledger-api" { scopes = ["read:ledger"] }
 }
+
+client "iot-device-42" {
+  auth_method = "tls_client_auth"
+  certificate { subject_dn = "CN=iot-device-42,O=Example Corp" }
+  access "world-mappers" { scopes = ["read:geocode"] }
+}
