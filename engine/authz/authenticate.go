@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"crypto/x509"
 	"strconv"
 	"strings"
 	"time"
@@ -19,10 +20,14 @@ type Credentials struct {
 	Secret string
 	// Assertion is a private_key_jwt client's signed JWT (RFC 7523 §2.2).
 	Assertion string
+	// Certificate is the client certificate the TLS handshake verified
+	// against the client CA, for tls_client_auth (RFC 8705 §2.1).
+	Certificate *x509.Certificate
 	// Method is how they came: model.AuthClientSecretBasic (the
-	// Authorization header), model.AuthClientSecretPost (the body) or
-	// model.AuthPrivateKeyJWT (an assertion in the body); empty when none
-	// came.
+	// Authorization header), model.AuthClientSecretPost (the body),
+	// model.AuthPrivateKeyJWT (an assertion in the body) or
+	// model.AuthTLSClientAuth (a client_id over mutual TLS); empty when
+	// none came.
 	Method string
 }
 
@@ -38,8 +43,9 @@ func errInvalidClient() *oauth.Error {
 // servers authenticate too (introspection). Failures are throttled per id
 // and per remote address before any secret is checked.
 //
-// A failed assertion's reason travels as the error's Cause, for the audit
-// log; the caller only ever learns that authentication failed.
+// A failed assertion's or certificate's reason travels as the error's
+// Cause, for the audit log; the caller only ever learns that
+// authentication failed.
 func (s *Service) authenticate(snap *Snapshot, creds Credentials, remoteAddr string, allowServers bool) (clientauth.Principal, error) {
 	if creds.Method == model.AuthPrivateKeyJWT && creds.ID == "" {
 		id, err := assertion.ClientID(creds.Assertion)
@@ -63,10 +69,14 @@ func (s *Service) authenticate(snap *Snapshot, creds Credentials, remoteAddr str
 	var who clientauth.Principal
 	var ok bool
 	var cause error
-	if creds.Method == model.AuthPrivateKeyJWT {
+	switch creds.Method {
+	case model.AuthPrivateKeyJWT:
 		who, cause = snap.secrets.AuthenticateAssertion(creds.ID, creds.Assertion, s.assertions, s.assertionAudiences(snap))
 		ok = cause == nil
-	} else {
+	case model.AuthTLSClientAuth:
+		who, cause = snap.secrets.AuthenticateCertificate(creds.ID, creds.Certificate)
+		ok = cause == nil
+	default:
 		who, ok = snap.secrets.Authenticate(creds.ID, creds.Secret, now)
 	}
 	switch {
@@ -98,7 +108,8 @@ func (s *Service) assertionAudiences(snap *Snapshot) []string {
 }
 
 // authFailureReasons is what the audit log says of a failed client
-// authentication that has a reason to give (a rejected assertion).
+// authentication that has a reason to give (a rejected assertion or
+// certificate).
 func authFailureReasons(err error) []string {
 	if e := oauth.As(err); e.Code == oauth.InvalidClient && e.Cause != nil {
 		return []string{e.Cause.Error()}

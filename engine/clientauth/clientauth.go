@@ -1,8 +1,9 @@
-// Package clientauth verifies the secrets that clients and servers present
-// (RFC 6749 §2.3.1) and the assertions of private_key_jwt clients (RFC
-// 7523). It keeps the parsed hashes and keys of one configuration, so a
-// request never parses either, and it makes an unknown id cost the same as
-// a wrong secret.
+// Package clientauth verifies what clients and servers authenticate with:
+// secrets (RFC 6749 §2.3.1), the assertions of private_key_jwt clients (RFC
+// 7523) and the certificates of tls_client_auth clients (RFC 8705). It
+// keeps the parsed hashes and keys of one configuration, so a request never
+// parses either, and it makes an unknown id cost the same as a wrong
+// secret.
 package clientauth
 
 import (

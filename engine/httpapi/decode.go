@@ -163,8 +163,9 @@ func decodeJSON(body []byte) (params, error) {
 
 // credentials finds how the caller authenticates: HTTP Basic (RFC 6749
 // §2.3.1, id and secret form-encoded), client_id and client_secret in the
-// body, or a client_assertion (RFC 7523 §2.2). Two methods at once, or a
-// client_id that disagrees with the Basic one, is invalid_request.
+// body, a client_assertion (RFC 7523 §2.2), or a client_id alone over
+// mutual TLS (RFC 8705 §2). Two methods at once, or a client_id that
+// disagrees with the Basic one, is invalid_request.
 func credentials(r *http.Request, p params) (authz.Credentials, error) {
 	bodyID, err := p.single("client_id")
 	if err != nil {
@@ -187,10 +188,15 @@ func credentials(r *http.Request, p params) (authz.Credentials, error) {
 		return assertionCredentials(bodyID, rawAssertion, assertionType, header != "" || bodySecret != "")
 	}
 	if header == "" {
-		if bodySecret == "" {
-			return authz.Credentials{ID: bodyID}, nil
+		if bodySecret != "" {
+			return authz.Credentials{ID: bodyID, Secret: bodySecret, Method: model.AuthClientSecretPost}, nil
 		}
-		return authz.Credentials{ID: bodyID, Secret: bodySecret, Method: model.AuthClientSecretPost}, nil
+		// Only a client_id, over a connection whose client certificate
+		// the handshake verified: tls_client_auth (RFC 8705 §2).
+		if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && bodyID != "" {
+			return authz.Credentials{ID: bodyID, Certificate: r.TLS.VerifiedChains[0][0], Method: model.AuthTLSClientAuth}, nil
+		}
+		return authz.Credentials{ID: bodyID}, nil
 	}
 	id, secret, err := parseBasic(header)
 	if err != nil {

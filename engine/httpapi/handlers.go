@@ -180,7 +180,7 @@ func handleMetadata(s *server) http.Handler {
 		snap := s.svc.Snapshot()
 		doc := s.metadata.Load()
 		if doc == nil || doc.snap != snap {
-			doc = &metadataDoc{snap: snap, body: mustJSON(metadata(s.svc, snap))}
+			doc = &metadataDoc{snap: snap, body: mustJSON(metadata(s.svc, snap, s.mutualTLS))}
 			s.metadata.Store(doc)
 		}
 		w.Header().Set("Cache-Control", "public, max-age=60")
@@ -188,10 +188,16 @@ func handleMetadata(s *server) http.Handler {
 	})
 }
 
-func metadata(svc *authz.Service, snap *authz.Snapshot) map[string]any {
+// metadata is the RFC 8414 document. tls_client_auth is listed only when
+// the server verifies client certificates (mutualTLS), since without a
+// client CA no client could authenticate that way.
+func metadata(svc *authz.Service, snap *authz.Snapshot, mutualTLS bool) map[string]any {
 	issuer := svc.Issuer(snap)
 	base := strings.TrimSuffix(issuer, "/")
 	authMethods := []string{model.AuthClientSecretBasic, model.AuthClientSecretPost, model.AuthPrivateKeyJWT}
+	if mutualTLS {
+		authMethods = append(authMethods, model.AuthTLSClientAuth)
+	}
 	return map[string]any{
 		"issuer":                                issuer,
 		"token_endpoint":                        base + "/oauth2/token",

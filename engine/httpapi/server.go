@@ -27,6 +27,9 @@ type Options struct {
 	// Instrument wraps each route's handler to observe it by endpoint name;
 	// nil means no instrumentation.
 	Instrument func(endpoint string, h http.Handler) http.Handler
+	// MutualTLS says the server verifies client certificates, so clients
+	// may authenticate with tls_client_auth; the metadata says so.
+	MutualTLS bool
 }
 
 type server struct {
@@ -34,12 +37,13 @@ type server struct {
 	ready          func() bool
 	metricsHandler http.Handler
 	instrument     func(endpoint string, h http.Handler) http.Handler
+	mutualTLS      bool
 	metadata       atomic.Pointer[metadataDoc]
 }
 
 // NewServer returns the HTTP handler for svc.
 func NewServer(svc *authz.Service, opts Options) http.Handler {
-	s := &server{svc: svc, ready: opts.Ready, metricsHandler: opts.Metrics, instrument: opts.Instrument}
+	s := &server{svc: svc, ready: opts.Ready, metricsHandler: opts.Metrics, instrument: opts.Instrument, mutualTLS: opts.MutualTLS}
 	if s.instrument == nil {
 		s.instrument = func(_ string, h http.Handler) http.Handler { return h }
 	}

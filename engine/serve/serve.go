@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"github.com/tollgate-dev/tollgate/engine/hclconf"
 	"github.com/tollgate-dev/tollgate/engine/httpapi"
 	"github.com/tollgate-dev/tollgate/engine/metrics"
+	"github.com/tollgate-dev/tollgate/engine/model"
 	"github.com/tollgate-dev/tollgate/engine/token"
 )
 
@@ -134,11 +136,13 @@ func New(ctx context.Context, cfg Config, stderr io.Writer) (*Server, error) {
 			return nil, err
 		}
 	}
+	s.warnUnreachableClients(snap)
 	s.svc = authz.NewService(snap, authz.Options{Keys: keys, Audit: auditLog, Observer: s.metrics})
 	api := httpapi.NewServer(s.svc, httpapi.Options{
 		Ready:      s.ready.Load,
 		Metrics:    s.metrics.Handler(),
 		Instrument: s.metrics.Instrument,
+		MutualTLS:  s.tls != nil && cfg.ClientCA != "",
 	})
 	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.requests.Add(1)
@@ -395,5 +399,26 @@ func (s *Server) Reload(ctx context.Context) error {
 		attrs = append(attrs, "bundle", s.cfg.Bundle, "revision", revision)
 	}
 	s.log.Info("configuration reloaded", attrs...)
+	s.warnUnreachableClients(snap)
 	return nil
+}
+
+// warnUnreachableClients names the tls_client_auth clients of snap when
+// the server verifies no client certificate: they could never
+// authenticate. The configuration is valid on its own (check cannot know
+// how it will be served), so this is a warning.
+func (s *Server) warnUnreachableClients(snap *authz.Snapshot) {
+	if s.tls != nil && s.cfg.ClientCA != "" {
+		return
+	}
+	var ids []string
+	for _, c := range snap.Config.Clients {
+		if c.AuthMethod == model.AuthTLSClientAuth {
+			ids = append(ids, c.ID)
+		}
+	}
+	if len(ids) > 0 {
+		s.log.Warn("these clients use tls_client_auth, but the server verifies no client certificates (serve with --tls-cert, --tls-key and --client-ca): they cannot authenticate",
+			"clients", strings.Join(ids, ","))
+	}
 }
