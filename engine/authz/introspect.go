@@ -2,6 +2,8 @@ package authz
 
 import (
 	"context"
+	"crypto/subtle"
+	"crypto/x509"
 	"slices"
 	"strings"
 	"time"
@@ -27,6 +29,8 @@ type Introspection struct {
 	TokenType string   `json:"token_type,omitempty"`
 	// Act is the actor when the token was issued to an impersonating client.
 	Act map[string]string `json:"act,omitempty"`
+	// Cnf binds the token to a client certificate (RFC 8705 §3.2).
+	Cnf map[string]string `json:"cnf,omitempty"`
 }
 
 // Audience marshals as a string when single, as in the token (RFC 7519 §4.1.3).
@@ -92,6 +96,9 @@ func (s *Service) Introspect(ctx context.Context, req *TokenOpRequest) (*Introsp
 	}
 	if claims.Actor != "" {
 		out.Act = map[string]string{"sub": claims.Actor}
+	}
+	if claims.CertThumbprint != "" {
+		out.Cnf = map[string]string{"x5t#S256": claims.CertThumbprint}
 	}
 	return out, nil
 }
@@ -167,12 +174,18 @@ func (s *Service) Revoke(ctx context.Context, req *TokenOpRequest) error {
 
 // UserInfo returns the claims of a bearer token's subject: sub, client_id,
 // aud, and the impersonated account's attributes (which never override
-// those three).
-func (s *Service) UserInfo(ctx context.Context, bearer, remoteAddr string) (map[string]any, error) {
+// those three). A certificate-bound token is accepted only with cert, the
+// client certificate of the request, being the one it is bound to (RFC
+// 8705 §3).
+func (s *Service) UserInfo(ctx context.Context, bearer string, cert *x509.Certificate, remoteAddr string) (map[string]any, error) {
 	snap := s.current.Load()
 	claims, reason := s.activeClaims(snap, bearer)
 	if claims == nil {
 		return nil, oauth.New(oauth.InvalidToken, "%s", strings.TrimPrefix(reason, "token is not valid: "))
+	}
+	if claims.CertThumbprint != "" && (cert == nil ||
+		subtle.ConstantTimeCompare([]byte(token.CertThumbprint(cert)), []byte(claims.CertThumbprint)) != 1) {
+		return nil, oauth.New(oauth.InvalidToken, "the token is bound to a client certificate this request did not present")
 	}
 	info := map[string]any{}
 	if acct, ok := snap.Store.Account(claims.Subject); ok {

@@ -148,6 +148,12 @@ func (s *Service) issue(ctx context.Context, snap *Snapshot, req *TokenRequest, 
 	if d.Subject != "" {
 		claims.Subject = d.Subject
 	}
+	if cert := req.Credentials.Certificate; cert != nil && req.Credentials.Method == model.AuthTLSClientAuth {
+		// Bound to the certificate the client authenticated with (RFC
+		// 8705 §3): a resource server that checks cnf accepts the token
+		// only over a connection that presents that certificate.
+		claims.CertThumbprint = token.CertThumbprint(cert)
+	}
 	signStart := time.Now()
 	jwt, err := s.keys.Mint(claims)
 	s.observer.Signed(time.Since(signStart))

@@ -193,8 +193,8 @@ func credentials(r *http.Request, p params) (authz.Credentials, error) {
 		}
 		// Only a client_id, over a connection whose client certificate
 		// the handshake verified: tls_client_auth (RFC 8705 §2).
-		if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && bodyID != "" {
-			return authz.Credentials{ID: bodyID, Certificate: r.TLS.VerifiedChains[0][0], Method: model.AuthTLSClientAuth}, nil
+		if cert := verifiedCertificate(r); cert != nil && bodyID != "" {
+			return authz.Credentials{ID: bodyID, Certificate: cert, Method: model.AuthTLSClientAuth}, nil
 		}
 		return authz.Credentials{ID: bodyID}, nil
 	}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"crypto/x509"
 	"net/http"
 	"sort"
 	"strings"
@@ -122,7 +123,7 @@ func handleUserInfo(s *server) http.Handler {
 			writeError(w, err)
 			return
 		}
-		info, err := s.svc.UserInfo(r.Context(), bearer, remoteHost(r))
+		info, err := s.svc.UserInfo(r.Context(), bearer, verifiedCertificate(r), remoteHost(r))
 		if err != nil {
 			writeError(w, err)
 			return
@@ -130,6 +131,15 @@ func handleUserInfo(s *server) http.Handler {
 		noStore(w)
 		writeJSON(w, http.StatusOK, info)
 	})
+}
+
+// verifiedCertificate is the client certificate the TLS handshake
+// verified against the client CA, or nil.
+func verifiedCertificate(r *http.Request) *x509.Certificate {
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
+		return nil
+	}
+	return r.TLS.VerifiedChains[0][0]
 }
 
 func bearerToken(w http.ResponseWriter, r *http.Request) (string, error) {
@@ -188,9 +198,10 @@ func handleMetadata(s *server) http.Handler {
 	})
 }
 
-// metadata is the RFC 8414 document. tls_client_auth is listed only when
-// the server verifies client certificates (mutualTLS), since without a
-// client CA no client could authenticate that way.
+// metadata is the RFC 8414 document. tls_client_auth, and tokens bound to
+// its certificates (RFC 8705 §3.3), are offered only when the server
+// verifies client certificates (mutualTLS): without a client CA no client
+// could authenticate that way.
 func metadata(svc *authz.Service, snap *authz.Snapshot, mutualTLS bool) map[string]any {
 	issuer := svc.Issuer(snap)
 	base := strings.TrimSuffix(issuer, "/")
@@ -199,6 +210,7 @@ func metadata(svc *authz.Service, snap *authz.Snapshot, mutualTLS bool) map[stri
 		authMethods = append(authMethods, model.AuthTLSClientAuth)
 	}
 	return map[string]any{
+		"tls_client_certificate_bound_access_tokens": mutualTLS,
 		"issuer":                                issuer,
 		"token_endpoint":                        base + "/oauth2/token",
 		"jwks_uri":                              base + "/.well-known/jwks.json",

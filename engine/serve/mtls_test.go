@@ -5,9 +5,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"math/big"
@@ -15,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -129,6 +132,13 @@ func TestTLSClientAuth(t *testing.T) {
 			if claims.Subject() != tc.client || claims.PrivateClaims()["scope"] != "read:geocode" {
 				t.Errorf("sub %q scope %v", claims.Subject(), claims.PrivateClaims()["scope"])
 			}
+			// Bound to the certificate (RFC 8705 §3.1).
+			leaf, _ := x509.ParseCertificate(tc.cert.Certificate[0])
+			sum := sha256.Sum256(leaf.Raw)
+			wantCnf := map[string]any{"x5t#S256": base64.RawURLEncoding.EncodeToString(sum[:])}
+			if cnf, _ := claims.PrivateClaims()["cnf"].(map[string]any); !reflect.DeepEqual(cnf, wantCnf) {
+				t.Errorf("cnf = %v, want %v", claims.PrivateClaims()["cnf"], wantCnf)
+			}
 		})
 	}
 	for _, tc := range []struct {
@@ -152,19 +162,60 @@ func TestTLSClientAuth(t *testing.T) {
 	}
 
 	// A client with a secret may present a certificate too: it still
-	// authenticates with its secret.
+	// authenticates with its secret, and its token is not bound.
 	cfg := clientcredentials.Config{ClientID: "gift-deliveries", ClientSecret: giftSecret, TokenURL: srv.url + "/oauth2/token",
 		AuthStyle: oauth2.AuthStyleInParams, EndpointParams: url.Values{"audience": {worldAudience}}}
-	if _, err := cfg.Token(context.WithValue(context.Background(), oauth2.HTTPClient, httpClient(&device))); err != nil {
+	if tok, err := cfg.Token(context.WithValue(context.Background(), oauth2.HTTPClient, httpClient(&device))); err != nil {
 		t.Errorf("a secret client over mutual TLS: %v", err)
+	} else if strings.Contains(string(mustDecodeSegment(t, tok.AccessToken, 1)), "cnf") {
+		t.Error("a secret client's token is bound to a certificate")
 	}
 
-	resp, err := httpClient(nil).Get(srv.url + "/.well-known/oauth-authorization-server")
+	// The userinfo endpoint, a resource of tollgate's own, honours the
+	// binding: the token works only with the certificate it is bound to;
+	// introspection shows the binding.
+	tok, err := fetch("iot-device-42", &device)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if meta := decode[map[string]any](t, resp); !containsAll(meta["token_endpoint_auth_methods_supported"], "tls_client_auth") {
-		t.Errorf("metadata does not list tls_client_auth: %v", meta["token_endpoint_auth_methods_supported"])
+	for _, tc := range []struct {
+		name string
+		cert *tls.Certificate
+		want int
+	}{
+		{"the bound certificate", &device, http.StatusOK},
+		{"another certificate", &sensor, http.StatusUnauthorized},
+		{"no certificate", nil, http.StatusUnauthorized},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, srv.url+"/oauth2/userinfo", nil)
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		resp, err := httpClient(tc.cert).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("userinfo with %s: status %d, want %d", tc.name, resp.StatusCode, tc.want)
+		}
+	}
+	introspect, _ := http.NewRequest(http.MethodPost, srv.url+"/oauth2/introspect", strings.NewReader(url.Values{"token": {tok.AccessToken}}.Encode()))
+	introspect.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	introspect.SetBasicAuth("world-mappers", worldSecret)
+	resp, err := httpClient(nil).Do(introspect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := decode[map[string]any](t, resp); got["active"] != true || got["cnf"] == nil {
+		t.Errorf("introspection of a bound token: %v, want active with cnf", got)
+	}
+
+	resp, err = httpClient(nil).Get(srv.url + "/.well-known/oauth-authorization-server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meta := decode[map[string]any](t, resp); !containsAll(meta["token_endpoint_auth_methods_supported"], "tls_client_auth") ||
+		meta["tls_client_certificate_bound_access_tokens"] != true {
+		t.Errorf("metadata does not offer tls_client_auth and bound tokens: %v", meta)
 	}
 }
 
@@ -183,10 +234,25 @@ func TestTLSClientAuthNeedsAClientCA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if meta := decode[map[string]any](t, resp); containsAll(meta["token_endpoint_auth_methods_supported"], "tls_client_auth") {
-		t.Errorf("metadata offers tls_client_auth without a client CA")
+	if meta := decode[map[string]any](t, resp); containsAll(meta["token_endpoint_auth_methods_supported"], "tls_client_auth") ||
+		meta["tls_client_certificate_bound_access_tokens"] != false {
+		t.Errorf("metadata offers tls_client_auth or bound tokens without a client CA: %v", meta)
 	}
 	if log := srv.stderr.String(); !strings.Contains(log, "tls_client_auth") || !strings.Contains(log, "iot-device-42") {
 		t.Errorf("no warning about iot-device-42 in the log:\n%s", log)
 	}
+}
+
+// mustDecodeSegment returns a JWT's segment i, decoded.
+func mustDecodeSegment(t *testing.T, raw string, i int) []byte {
+	t.Helper()
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %.20s...", raw)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[i])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -1,6 +1,8 @@
 package token
 
 import (
+	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -27,6 +29,9 @@ type Claims struct {
 	Scope string
 	// Actor, when set, is written as "act": {"sub": Actor} (RFC 8693 §4.1).
 	Actor string
+	// CertThumbprint, when set, binds the token to a client certificate:
+	// "cnf": {"x5t#S256": CertThumbprint} (RFC 8705 §3.1).
+	CertThumbprint string
 	// Extra are the policy's claims; they may not use a reserved name.
 	Extra map[string]any
 }
@@ -35,6 +40,13 @@ type Claims struct {
 var Reserved = map[string]bool{
 	"iss": true, "sub": true, "aud": true, "exp": true, "iat": true, "nbf": true,
 	"jti": true, "client_id": true, "scope": true, "act": true, "cnf": true,
+}
+
+// CertThumbprint is the x5t#S256 of a certificate: the base64url SHA-256
+// of its DER encoding (RFC 8705 §3.1).
+func CertThumbprint(cert *x509.Certificate) string {
+	sum := sha256.Sum256(cert.Raw)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // payloadPool recycles claim buffers: a token payload is a few hundred bytes.
@@ -105,6 +117,11 @@ func appendPayload(b []byte, c *Claims) ([]byte, error) {
 	if c.Actor != "" {
 		b = append(b, `,"act":{"sub":`...)
 		b = jsonstr.Append(b, c.Actor)
+		b = append(b, '}')
+	}
+	if c.CertThumbprint != "" {
+		b = append(b, `,"cnf":{"x5t#S256":`...)
+		b = jsonstr.Append(b, c.CertThumbprint)
 		b = append(b, '}')
 	}
 	if len(c.Extra) > 0 {

@@ -73,6 +73,15 @@ func TestMintAndVerifyEveryAlgorithm(t *testing.T) {
 				!got.ExpiresAt.Equal(want.ExpiresAt) || len(got.Audience) != 1 || got.Extra["tenant"] != "t1" {
 				t.Errorf("Verify() = %+v", got)
 			}
+			bound := claims()
+			bound.CertThumbprint = "x5t-value"
+			raw, err = ks.Mint(bound)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := ks.Verify(raw, now); err != nil || got.CertThumbprint != "x5t-value" || got.Extra["cnf"] != nil {
+				t.Errorf("bound token: Verify() = %+v, %v", got, err)
+			}
 		})
 	}
 }
@@ -87,7 +96,8 @@ func TestPayloadShape(t *testing.T) {
 	}{
 		{"aud is a string when single", func(c *token.Claims) {}, map[string]string{"aud": `"Server2"`, "act": `{"sub":"Client1"}`}, []string{"nbf"}},
 		{"aud is an array when several", func(c *token.Claims) { c.Audience = []string{"a", "b"} }, map[string]string{"aud": `["a","b"]`}, nil},
-		{"no act, no scope", func(c *token.Claims) { c.Actor, c.Scope = "", "" }, nil, []string{"act", "scope"}},
+		{"no act, no scope, no cnf", func(c *token.Claims) { c.Actor, c.Scope = "", "" }, nil, []string{"act", "scope", "cnf"}},
+		{"cnf when bound to a certificate", func(c *token.Claims) { c.CertThumbprint = "x5t-value" }, map[string]string{"cnf": `{"x5t#S256":"x5t-value"}`}, nil},
 		{"strings are escaped", func(c *token.Claims) { c.Subject = "a\"b<c>\n" }, map[string]string{"sub": `"a\"b\u003cc\u003e\n"`}, nil},
 	}
 	for _, tt := range tests {

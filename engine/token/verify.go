@@ -32,6 +32,9 @@ type payload struct {
 	Act      *struct {
 		Sub string `json:"sub"`
 	} `json:"act"`
+	Cnf *struct {
+		X5tS256 string `json:"x5t#S256"`
+	} `json:"cnf"`
 }
 
 func invalid(format string, args ...any) error {
@@ -99,6 +102,9 @@ func (ks *KeySet) Verify(raw string, now time.Time) (*Claims, error) {
 	}
 	if p.Act != nil {
 		c.Actor = p.Act.Sub
+	}
+	if p.Cnf != nil {
+		c.CertThumbprint = p.Cnf.X5tS256
 	}
 	if c.Audience, err = audienceOf(p.Aud); err != nil {
 		return nil, err
