@@ -242,9 +242,12 @@ func (c *decisionCache) get(key string) (*Evaluation, bool) {
 }
 
 func (c *decisionCache) put(key string, ev *Evaluation) {
-	if c.size.Load() >= c.max {
+	// One goroutine empties a full cache: the counter goes to zero first,
+	// so entries stored while the map is cleared are counted though gone
+	// (the next emptying comes a little early), never stored uncounted
+	// (which would let the map outgrow max).
+	if n := c.size.Load(); n >= c.max && c.size.CompareAndSwap(n, 0) {
 		c.entries.Clear()
-		c.size.Store(0)
 	}
 	if _, loaded := c.entries.LoadOrStore(key, ev); !loaded {
 		c.size.Add(1)
