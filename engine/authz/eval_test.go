@@ -3,6 +3,7 @@ package authz_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -293,4 +294,47 @@ func TestFailClosed(t *testing.T) {
 			t.Fatalf("Load error = %v, want a policy compile error", err)
 		}
 	})
+}
+
+// TestReloadKeepsAnUnchangedPolicy: a reload whose policies and data did
+// not change serves the compiled policy it had, still deciding; an edit of
+// a policy file, or new bundle data, compiles anew.
+func TestReloadKeepsAnUnchangedPolicy(t *testing.T) {
+	ctx := context.Background()
+	configDir := repotest.Path(t, "config")
+	policies, err := policy.ReadDir(repotest.Path(t, "policies"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := authz.Sources{ConfigDir: configDir, PolicyFiles: policies}
+	first, err := authz.Load(ctx, src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.Previous = first
+	again, err := authz.Load(ctx, src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Policy != first.Policy {
+		t.Error("an unchanged policy was compiled again")
+	}
+	req := authz.EvalRequest{ClientID: "Client1", Scope: []string{"Server2"}}
+	if ev, err := again.Evaluate(ctx, &req); err != nil || !ev.Decision.Allow || ev.Cached {
+		t.Errorf("the kept policy decides %+v, %v; want a fresh allow", ev, err)
+	}
+
+	edited := maps.Clone(policies)
+	for name, body := range edited {
+		edited[name] = append([]byte("# edited\n"), body...)
+		break
+	}
+	src.PolicyFiles = edited
+	if recompiled, err := authz.Load(ctx, src, nil); err != nil || recompiled.Policy == first.Policy {
+		t.Errorf("an edited policy was not compiled again (err %v)", err)
+	}
+	src.PolicyFiles, src.Data = policies, map[string]any{"tenants": []any{"t1"}}
+	if recompiled, err := authz.Load(ctx, src, nil); err != nil || recompiled.Policy == first.Policy {
+		t.Errorf("new data did not compile the policy again (err %v)", err)
+	}
 }

@@ -142,5 +142,10 @@ func (src Sources) policy(ctx context.Context) (*policy.Policy, error) {
 			return nil, err
 		}
 	}
+	if src.Previous != nil && src.Previous.Policy.SameSources(files, src.Data) {
+		// Nothing the policy is made of changed: the compiled, prepared
+		// policy is immutable and serves the new snapshot as it is.
+		return src.Previous.Policy, nil
+	}
 	return policy.Compile(ctx, files, src.Data)
 }

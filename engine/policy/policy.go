@@ -4,11 +4,14 @@
 package policy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -53,6 +56,10 @@ type Policy struct {
 	// client, audiences, scopes and auth method, so it may be cached.
 	deterministic bool
 	modules       []string
+	// sources and data are what it was compiled from, to tell whether a
+	// reload may keep it (SameSources).
+	sources map[string][]byte
+	data    map[string]any
 }
 
 // ReadDir reads the *.rego files of dir, skipping *_test.rego, for Compile.
@@ -123,7 +130,25 @@ func Compile(ctx context.Context, modules map[string][]byte, data map[string]any
 	if err != nil {
 		return nil, &CompileError{Problems: problemsOf("", err)}
 	}
-	return &Policy{query: query, store: store, deterministic: isDeterministic(compiler), modules: names}, nil
+	return &Policy{query: query, store: store, deterministic: isDeterministic(compiler), modules: names, sources: maps.Clone(modules), data: data}, nil
+}
+
+// SameSources reports whether modules and data are exactly what p was
+// compiled from, so that compiling them again would give the same policy:
+// a reload that changed only declarations keeps the compiled policy.
+func (p *Policy) SameSources(modules map[string][]byte, data map[string]any) bool {
+	if len(modules) != len(p.sources) {
+		return false
+	}
+	for name, src := range modules {
+		if old, ok := p.sources[name]; !ok || !bytes.Equal(old, src) {
+			return false
+		}
+	}
+	if data == nil {
+		data = map[string]any{}
+	}
+	return reflect.DeepEqual(data, p.data)
 }
 
 func firstOr(names []string, fallback string) string {

@@ -147,3 +147,39 @@ func BenchmarkDecideTrivial(b *testing.B) {
 		}
 	}
 }
+
+// TestSameSources: a policy says it was compiled from exactly these
+// modules and this data, byte for byte, and from nothing else.
+func TestSameSources(t *testing.T) {
+	modules := map[string][]byte{"a.rego": []byte("package tollgate.token\n\ndecision := {\"allow\": false}\n")}
+	data := map[string]any{"tenants": []any{"t1"}}
+	p, err := policy.Compile(context.Background(), modules, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := map[string][]byte{"a.rego": append([]byte("# a comment\n"), modules["a.rego"]...)}
+	added := map[string][]byte{"a.rego": modules["a.rego"], "b.rego": []byte("package b\n")}
+	renamed := map[string][]byte{"c.rego": modules["a.rego"]}
+	for _, tc := range []struct {
+		name    string
+		modules map[string][]byte
+		data    map[string]any
+		want    bool
+	}{
+		{"the same", modules, map[string]any{"tenants": []any{"t1"}}, true},
+		{"a module edited", edited, data, false},
+		{"a module added", added, data, false},
+		{"a module renamed", renamed, data, false},
+		{"other data", modules, map[string]any{"tenants": []any{"t2"}}, false},
+		{"no data", modules, nil, false},
+	} {
+		if got := p.SameSources(tc.modules, tc.data); got != tc.want {
+			t.Errorf("%s: SameSources = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	noData := mustCompile(t, string(modules["a.rego"]))
+	if !noData.SameSources(map[string][]byte{"test.rego": modules["a.rego"]}, nil) ||
+		!noData.SameSources(map[string][]byte{"test.rego": modules["a.rego"]}, map[string]any{}) {
+		t.Error("nil and empty data should be the same")
+	}
+}
