@@ -238,51 +238,42 @@ func schemaOf(blockType string) *hcl.BodySchema {
 	}
 }
 
-func decodeSecrets(blocks hcl.Blocks) ([]*secretBlock, hcl.Diagnostics) {
-	var out []*secretBlock
+// nested decodes the blocks of one type nested in a client or server
+// with their schema, each made into a T by build.
+func nested[T any](blocks hcl.Blocks, typ string, schema *hcl.BodySchema, build func(*hcl.Block, hcl.Attributes) T) ([]T, hcl.Diagnostics) {
+	var out []T
 	var diags hcl.Diagnostics
-	for _, blk := range blocks.OfType("secret") {
-		c, d := blk.Body.Content(secretSchema)
+	for _, blk := range blocks.OfType(typ) {
+		c, d := blk.Body.Content(schema)
 		diags = append(diags, d...)
-		out = append(out, &secretBlock{Hash: attr(c.Attributes, "hash"), NotAfter: attr(c.Attributes, "not_after"), DefRange: blk.DefRange})
+		out = append(out, build(blk, c.Attributes))
 	}
 	return out, diags
+}
+
+func decodeSecrets(blocks hcl.Blocks) ([]*secretBlock, hcl.Diagnostics) {
+	return nested(blocks, "secret", secretSchema, func(blk *hcl.Block, a hcl.Attributes) *secretBlock {
+		return &secretBlock{Hash: attr(a, "hash"), NotAfter: attr(a, "not_after"), DefRange: blk.DefRange}
+	})
 }
 
 func decodePublicKeys(blocks hcl.Blocks) ([]*publicKeyBlock, hcl.Diagnostics) {
-	var out []*publicKeyBlock
-	var diags hcl.Diagnostics
-	for _, blk := range blocks.OfType("public_key") {
-		c, d := blk.Body.Content(publicKeySchema)
-		diags = append(diags, d...)
-		out = append(out, &publicKeyBlock{
-			PEM: attr(c.Attributes, "pem"), JWK: attr(c.Attributes, "jwk"), NotAfter: attr(c.Attributes, "not_after"), DefRange: blk.DefRange,
-		})
-	}
-	return out, diags
+	return nested(blocks, "public_key", publicKeySchema, func(blk *hcl.Block, a hcl.Attributes) *publicKeyBlock {
+		return &publicKeyBlock{PEM: attr(a, "pem"), JWK: attr(a, "jwk"), NotAfter: attr(a, "not_after"), DefRange: blk.DefRange}
+	})
 }
 
 func decodeCertificates(blocks hcl.Blocks) ([]*certificateBlock, hcl.Diagnostics) {
-	var out []*certificateBlock
-	var diags hcl.Diagnostics
-	for _, blk := range blocks.OfType("certificate") {
-		c, d := blk.Body.Content(certificateSchema)
-		diags = append(diags, d...)
-		out = append(out, &certificateBlock{
-			SubjectDN: attr(c.Attributes, "subject_dn"), SANDNS: attr(c.Attributes, "san_dns"), SANURI: attr(c.Attributes, "san_uri"),
-			SANIP: attr(c.Attributes, "san_ip"), SANEmail: attr(c.Attributes, "san_email"), DefRange: blk.DefRange,
-		})
-	}
-	return out, diags
+	return nested(blocks, "certificate", certificateSchema, func(blk *hcl.Block, a hcl.Attributes) *certificateBlock {
+		return &certificateBlock{
+			SubjectDN: attr(a, "subject_dn"), SANDNS: attr(a, "san_dns"), SANURI: attr(a, "san_uri"),
+			SANIP: attr(a, "san_ip"), SANEmail: attr(a, "san_email"), DefRange: blk.DefRange,
+		}
+	})
 }
 
 func decodeAccess(blocks hcl.Blocks) ([]*accessBlock, hcl.Diagnostics) {
-	var out []*accessBlock
-	var diags hcl.Diagnostics
-	for _, blk := range blocks.OfType("access") {
-		c, d := blk.Body.Content(accessSchema)
-		diags = append(diags, d...)
-		out = append(out, &accessBlock{Server: blk.Labels[0], Scopes: attr(c.Attributes, "scopes"), DefRange: blk.DefRange})
-	}
-	return out, diags
+	return nested(blocks, "access", accessSchema, func(blk *hcl.Block, a hcl.Attributes) *accessBlock {
+		return &accessBlock{Server: blk.Labels[0], Scopes: attr(a, "scopes"), DefRange: blk.DefRange}
+	})
 }
