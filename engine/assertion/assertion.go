@@ -237,8 +237,8 @@ func (v *Verifier) Verify(raw, clientID string, keys []*Key, audiences []string)
 	default:
 		return invalid("the signature matches no current key of client %s", clientID)
 	}
-	if !v.replay.use(clientID, verified.JwtID(), verified.Expiration(), now) {
-		return invalid("jti %q was used before, or too many assertions are in flight", verified.JwtID())
+	if err := v.replay.use(clientID, verified.JwtID(), verified.Expiration(), now); err != nil {
+		return invalid("jti %q %v", verified.JwtID(), err)
 	}
 	return nil
 }
@@ -264,38 +264,52 @@ func lifetimeAtMost(max time.Duration, now time.Time) jwt.Validator {
 }
 
 // replayCache remembers the jtis of accepted assertions until they expire.
-// It holds a hash of client and jti, never the assertion.
+// It holds a hash of client and jti, never the assertion. Expired entries
+// are dropped when it is full and at most a minute after the last sweep,
+// so its memory follows the assertions in flight.
 type replayCache struct {
-	mu   sync.Mutex
-	seen map[[16]byte]time.Time // -> exp
-	max  int
+	mu        sync.Mutex
+	seen      map[[16]byte]int64 // -> exp, Unix seconds
+	max       int
+	lastSweep time.Time
 }
+
+// sweepEvery bounds how long expired entries linger.
+const sweepEvery = time.Minute
 
 func newReplayCache(max int) *replayCache {
-	return &replayCache{seen: map[[16]byte]time.Time{}, max: max}
+	return &replayCache{seen: map[[16]byte]int64{}, max: max}
 }
 
-func (c *replayCache) use(clientID, jti string, exp, now time.Time) bool {
+// errReplayed and errTooMany say why use refused a jti.
+var (
+	errReplayed = errors.New("was used before")
+	errTooMany  = errors.New("cannot be remembered: too many unexpired assertions are in flight")
+)
+
+func (c *replayCache) use(clientID, jti string, exp, now time.Time) error {
 	sum := sha256.Sum256([]byte(clientID + "\x00" + jti))
 	var key [16]byte
 	copy(key[:], sum[:])
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, used := c.seen[key]; used {
-		return false
+		return errReplayed
 	}
-	if len(c.seen) >= c.max {
+	if len(c.seen) >= c.max || now.Sub(c.lastSweep) >= sweepEvery {
+		c.lastSweep = now
+		cutoff := now.Add(-Leeway).Unix()
 		for k, e := range c.seen {
-			if now.After(e.Add(Leeway)) {
+			if e < cutoff {
 				delete(c.seen, k)
 			}
 		}
 		if len(c.seen) >= c.max {
-			return false
+			return errTooMany
 		}
 	}
-	c.seen[key] = exp
-	return true
+	c.seen[key] = exp.Unix()
+	return nil
 }
 
 // Sign makes what a private_key_jwt client sends: an assertion of

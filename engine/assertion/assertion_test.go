@@ -285,12 +285,16 @@ func TestReplayCacheIsBounded(t *testing.T) {
 			t.Fatal(i, err)
 		}
 	}
-	if err := v.Verify(mk(3), client, keys, audiences); err == nil {
-		t.Fatal("a fourth assertion was accepted while three unexpired ones fill the cache")
+	if err := v.Verify(mk(3), client, keys, audiences); err == nil || !strings.Contains(err.Error(), "too many") {
+		t.Fatalf("a fourth assertion while three unexpired ones fill the cache: err = %v", err)
 	}
 	clock = now.Add(2 * time.Minute) // the first three are past exp + leeway
 	if err := v.Verify(mk(4), client, keys, audiences); err != nil {
 		t.Fatalf("expired entries did not make room: %v", err)
+	}
+	// The sweep forgot only expired jtis: jti 4 is still a replay.
+	if err := v.Verify(mk(4), client, keys, audiences); err == nil || !strings.Contains(err.Error(), "used before") {
+		t.Fatalf("replay after a sweep: err = %v", err)
 	}
 }
 
