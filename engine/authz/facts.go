@@ -1,7 +1,9 @@
 package authz
 
 import (
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -14,11 +16,22 @@ import (
 // A client's, account's or server's term depends only on the snapshot, so
 // each is built once, on first use, and shared by every later request: a
 // request only builds its small "request" object and the outer input.
+//
+// The terms are built directly, not through ast.InterfaceToValue, with
+// every string interned: the same key, server id, scope or route is one
+// *ast.Term however many clients name it. Input terms are only read
+// during evaluation (they are already shared by concurrent requests), so
+// sharing their leaves is as safe; at 10,000 clients it saves a good part
+// of the facts' memory, which a busy reload holds twice.
 type facts struct {
 	store    *store.Store
 	clients  sync.Map // id -> *ast.Term
 	accounts sync.Map // id -> *ast.Term
 	servers  sync.Map // id -> *ast.Term
+	strings  sync.Map // string -> *ast.Term
+	// shared holds the access, group and reach terms by their content:
+	// clients with the same access, a group's every member, share one.
+	shared sync.Map // kind + content -> *ast.Term
 }
 
 func newFacts(st *store.Store) *facts { return &facts{store: st} }
@@ -36,23 +49,65 @@ var (
 	grantTypeCCTerm = ast.StringTerm(GrantTypeClientCredentials)
 )
 
+// str is the interned term of s.
+func (f *facts) str(s string) *ast.Term {
+	if t, ok := f.strings.Load(s); ok {
+		return t.(*ast.Term)
+	}
+	t, _ := f.strings.LoadOrStore(s, ast.StringTerm(s))
+	return t.(*ast.Term)
+}
+
+// strs is an array of interned strings.
+func (f *facts) strs(values []string) *ast.Term {
+	terms := make([]*ast.Term, len(values))
+	for i, v := range values {
+		terms[i] = f.str(v)
+	}
+	return ast.ArrayTerm(terms...)
+}
+
+// share returns the term for key, built by build the first time: key must
+// say everything the term holds.
+func (f *facts) share(key string, build func() *ast.Term) *ast.Term {
+	if t, ok := f.shared.Load(key); ok {
+		return t.(*ast.Term)
+	}
+	t, _ := f.shared.LoadOrStore(key, build())
+	return t.(*ast.Term)
+}
+
+// Content keys join ids and scope tokens with bytes neither may hold.
+const (
+	sepField = "\x00"
+	sepEntry = "\x01"
+)
+
+// object builds an object of interned keys from name, value pairs.
+func (f *facts) object(pairs ...any) *ast.Term {
+	kvs := make([][2]*ast.Term, 0, len(pairs)/2)
+	for i := 0; i < len(pairs); i += 2 {
+		kvs = append(kvs, [2]*ast.Term{f.str(pairs[i].(string)), pairs[i+1].(*ast.Term)})
+	}
+	return ast.ObjectTerm(kvs...)
+}
+
 func (f *facts) client(c *model.Client) *ast.Term {
 	if t, ok := f.clients.Load(c.ID); ok {
 		return t.(*ast.Term)
 	}
 	groups := f.store.GroupsOf(c.ID)
-	doc := map[string]any{
-		"id":          c.ID,
-		"name":        c.Name,
-		"auth_method": c.AuthMethod,
-		"access":      accessDoc(c.Access),
-		"groups":      groupsDoc(groups),
-		"reach":       reachDoc(c.Access, groups),
-		"impersonate": c.Impersonate,
-		"token_ttl":   int64(c.TokenTTL.Seconds()),
-		"disabled":    c.Disabled,
-	}
-	t := ast.NewTerm(ast.MustInterfaceToValue(doc))
+	t := f.object(
+		"id", f.str(c.ID),
+		"name", f.str(c.Name),
+		"auth_method", f.str(c.AuthMethod),
+		"access", f.access(c.Access),
+		"groups", f.groups(groups),
+		"reach", f.reach(c.Access, groups),
+		"impersonate", f.str(c.Impersonate),
+		"token_ttl", ast.IntNumberTerm(int(c.TokenTTL.Seconds())),
+		"disabled", ast.BooleanTerm(c.Disabled),
+	)
 	actual, _ := f.clients.LoadOrStore(c.ID, t)
 	return actual.(*ast.Term)
 }
@@ -66,15 +121,15 @@ func (f *facts) account(a *model.Account) *ast.Term {
 		attributes = map[string]any{}
 	}
 	groups := f.store.GroupsOf(a.ID)
-	doc := map[string]any{
-		"id":            a.ID,
-		"groups":        groupsDoc(groups),
-		"reach":         reachDoc(nil, groups),
-		"impersonators": stringsOrEmpty(a.Impersonators),
-		"attributes":    attributes,
-		"disabled":      a.Disabled,
-	}
-	t := ast.NewTerm(ast.MustInterfaceToValue(doc))
+	t := f.object(
+		"id", f.str(a.ID),
+		"groups", f.groups(groups),
+		"reach", f.reach(nil, groups),
+		"impersonators", f.strs(a.Impersonators),
+		// Attributes are free-form JSON values, few and per account.
+		"attributes", ast.NewTerm(ast.MustInterfaceToValue(attributes)),
+		"disabled", ast.BooleanTerm(a.Disabled),
+	)
 	actual, _ := f.accounts.LoadOrStore(a.ID, t)
 	return actual.(*ast.Term)
 }
@@ -83,23 +138,43 @@ func (f *facts) server(s *model.Server) *ast.Term {
 	if t, ok := f.servers.Load(s.ID); ok {
 		return t.(*ast.Term)
 	}
-	doc := map[string]any{
-		"id":        s.ID,
-		"audience":  s.Audience,
-		"scopes":    stringsOrEmpty(s.Scopes),
-		"token_ttl": int64(s.TokenTTL.Seconds()),
-	}
-	t := ast.NewTerm(ast.MustInterfaceToValue(doc))
+	t := f.object(
+		"id", f.str(s.ID),
+		"audience", f.str(s.Audience),
+		"scopes", f.strs(s.Scopes),
+		"token_ttl", ast.IntNumberTerm(int(s.TokenTTL.Seconds())),
+	)
 	actual, _ := f.servers.LoadOrStore(s.ID, t)
 	return actual.(*ast.Term)
 }
 
-func groupsDoc(groups []*model.Group) []any {
-	out := make([]any, len(groups))
+func (f *facts) groups(groups []*model.Group) *ast.Term {
+	out := make([]*ast.Term, len(groups))
 	for i, g := range groups {
-		out[i] = map[string]any{"id": g.ID, "access": accessDoc(g.Access)}
+		// A group is the same for each of its members.
+		out[i] = f.share("group"+sepField+g.ID, func() *ast.Term {
+			return f.object("id", f.str(g.ID), "access", f.access(g.Access))
+		})
 	}
-	return out
+	return ast.ArrayTerm(out...)
+}
+
+func (f *facts) access(access []model.Access) *ast.Term {
+	var key strings.Builder
+	key.WriteString("access")
+	for _, a := range access {
+		key.WriteString(sepEntry + a.Server)
+		for _, sc := range a.Scopes {
+			key.WriteString(sepField + sc)
+		}
+	}
+	return f.share(key.String(), func() *ast.Term {
+		kvs := make([][2]*ast.Term, len(access))
+		for i, a := range access {
+			kvs[i] = [2]*ast.Term{f.str(a.Server), f.strs(a.Scopes)}
+		}
+		return ast.ObjectTerm(kvs...)
+	})
 }
 
 // Routes name how a principal reaches a server, in reach's "via" lists.
@@ -109,17 +184,19 @@ const viaOwnAccess = "its own access"
 
 func viaGroup(id string) string { return "group " + id }
 
-// reachDoc indexes what a principal may get by server: for each server
+// route is what reach says of one server.
+type route struct {
+	scopes []string
+	via    []string
+}
+
+// reachOf indexes what a principal may get by server: for each server
 // that its own access blocks or its groups' name, the union of their
-// scopes (sorted) and the routes that give it (own access first, then the
-// groups in order). It repeats what access and groups say, joined once
-// per snapshot, so that a policy looks a requested server up by key
-// instead of walking every group on every decision.
-func reachDoc(own []model.Access, groups []*model.Group) map[string]any {
-	type route struct {
-		scopes []string
-		via    []any
-	}
+// scopes (sorted, distinct) and the routes that give it (own access
+// first, then the groups in order). It repeats what access and groups
+// say, joined once per snapshot, so that a policy looks a requested server
+// up by key instead of walking every group on every decision.
+func reachOf(own []model.Access, groups []*model.Group) map[string]*route {
 	routes := map[string]*route{}
 	add := func(a model.Access, via string) {
 		r := routes[a.Server]
@@ -138,31 +215,30 @@ func reachDoc(own []model.Access, groups []*model.Group) map[string]any {
 			add(a, viaGroup(g.ID))
 		}
 	}
-	out := make(map[string]any, len(routes))
-	for server, r := range routes {
+	for _, r := range routes {
 		slices.Sort(r.scopes)
-		out[server] = map[string]any{
-			"scopes": stringsOrEmpty(slices.Compact(r.scopes)),
-			"via":    r.via,
+		r.scopes = slices.Compact(r.scopes)
+	}
+	return routes
+}
+
+func (f *facts) reach(own []model.Access, groups []*model.Group) *ast.Term {
+	routes := reachOf(own, groups)
+	servers := slices.Sorted(maps.Keys(routes))
+	var key strings.Builder
+	key.WriteString("reach")
+	for _, server := range servers {
+		r := routes[server]
+		key.WriteString(sepEntry + server + sepEntry + strings.Join(r.scopes, sepField) + sepEntry + strings.Join(r.via, sepField))
+	}
+	return f.share(key.String(), func() *ast.Term {
+		kvs := make([][2]*ast.Term, len(servers))
+		for i, server := range servers {
+			r := routes[server]
+			kvs[i] = [2]*ast.Term{f.str(server), f.object("scopes", f.strs(r.scopes), "via", f.strs(r.via))}
 		}
-	}
-	return out
-}
-
-func accessDoc(access []model.Access) map[string]any {
-	out := make(map[string]any, len(access))
-	for _, a := range access {
-		out[a.Server] = stringsOrEmpty(a.Scopes)
-	}
-	return out
-}
-
-func stringsOrEmpty(s []string) []any {
-	out := make([]any, len(s))
-	for i, v := range s {
-		out[i] = v
-	}
-	return out
+		return ast.ObjectTerm(kvs...)
+	})
 }
 
 func stringArray(values []string) *ast.Term {
