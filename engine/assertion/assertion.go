@@ -88,6 +88,11 @@ func ParseKey(src string) (*Key, error) {
 	if err != nil {
 		return nil, err
 	}
+	return keyOf(parsed)
+}
+
+// keyOf checks a parsed key as ParseKey says and keeps its public half.
+func keyOf(parsed jwk.Key) (*Key, error) {
 	var raw any
 	if err := parsed.Raw(&raw); err != nil {
 		return nil, fmt.Errorf("unreadable key: %v", err)
@@ -315,25 +320,18 @@ func (c *replayCache) use(clientID, jti string, exp, now time.Time) error {
 // Sign makes what a private_key_jwt client sends: an assertion of
 // clientID for the server whose token endpoint is audience, valid for a
 // minute, with a random jti, signed with the private key in keySrc (a JWK,
-// as `tollgate keys generate` writes, or PEM). The algorithm is the one
-// the key's type allows (RS256 for RSA), or the JWK's own alg.
+// as `tollgate keys generate` writes, or PEM). The algorithm is the JWK's
+// own alg, else the first its type allows (RS256 for RSA).
 func Sign(keySrc []byte, clientID, audience string, now time.Time) (string, error) {
 	key, pub, err := keyPair(keySrc)
 	if err != nil {
 		return "", err
 	}
-	pubJSON, err := json.Marshal(pub)
+	declared, err := keyOf(pub)
 	if err != nil {
 		return "", err
 	}
-	declared, err := ParseKey(string(pubJSON))
-	if err != nil {
-		return "", err
-	}
-	alg := declared.algs[0]
-	if slices.Contains(declared.algs, jwa.RS256) {
-		alg = jwa.RS256
-	}
+	alg := declared.algs[0] // RS256 first for RSA
 	var jti [16]byte
 	if _, err := rand.Read(jti[:]); err != nil {
 		return "", err
