@@ -19,10 +19,10 @@ import (
 	"github.com/tollgate-dev/tollgate/engine/secret"
 )
 
-// credential is one parsed stored secret.
+// credential is one stored secret, as declared and parsed.
 type credential struct {
-	hash     *secret.Hash
-	notAfter time.Time
+	model.Secret
+	hash *secret.Hash
 }
 
 // Principal is who an id and secret authenticate: a client or, for
@@ -67,7 +67,7 @@ func NewIndex(clients []*model.Client, servers []*model.Server, cache *Cache) (*
 			if err != nil {
 				return err
 			}
-			creds = append(creds, credential{hash: h, notAfter: s.NotAfter})
+			creds = append(creds, credential{Secret: s, hash: h})
 		}
 		idx.byID[id] = entry{who: who, creds: creds}
 		return nil
@@ -118,7 +118,7 @@ func (idx *Index) Authenticate(id, presented string, now time.Time) (Principal, 
 	// Check every secret, even after a match, so the time taken does not
 	// tell which of several overlapping secrets matched.
 	for _, c := range e.creds {
-		valid := c.notAfter.IsZero() || now.Before(c.notAfter)
+		valid := c.ValidAt(now)
 		if idx.verifyOne(c.hash, presented) && valid {
 			ok = true
 		}
