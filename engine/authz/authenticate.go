@@ -3,7 +3,6 @@ package authz
 import (
 	"crypto/x509"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/engine/assertion"
@@ -103,8 +102,7 @@ func (s *Service) authenticate(snap *Snapshot, creds Credentials, remoteAddr str
 // assertionAudiences are the aud values that name this server in a client
 // assertion: its issuer identifier, or its token endpoint URL (RFC 7523 §3).
 func (s *Service) assertionAudiences(snap *Snapshot) []string {
-	issuer := s.Issuer(snap)
-	return []string{issuer, strings.TrimSuffix(issuer, "/") + "/oauth2/token"}
+	return []string{s.Issuer(snap), s.TokenEndpoint(snap)}
 }
 
 // authFailureReasons is what the audit log says of a failed client

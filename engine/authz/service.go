@@ -3,6 +3,7 @@ package authz
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -90,6 +91,12 @@ func (s *Service) Issuer(snap *Snapshot) string {
 		return snap.Settings.Issuer
 	}
 	return s.issuer
+}
+
+// TokenEndpoint is the token endpoint's URL under snap: the metadata
+// names it, and client assertions may be addressed to it.
+func (s *Service) TokenEndpoint(snap *Snapshot) string {
+	return strings.TrimSuffix(s.Issuer(snap), "/") + "/oauth2/token"
 }
 
 // SetDefaultIssuer sets the issuer used when the settings name none; the

@@ -212,7 +212,7 @@ func metadata(svc *authz.Service, snap *authz.Snapshot, mutualTLS bool) map[stri
 	return map[string]any{
 		"tls_client_certificate_bound_access_tokens": mutualTLS,
 		"issuer":                                issuer,
-		"token_endpoint":                        base + "/oauth2/token",
+		"token_endpoint":                        svc.TokenEndpoint(snap),
 		"jwks_uri":                              base + "/.well-known/jwks.json",
 		"introspection_endpoint":                base + "/oauth2/introspect",
 		"revocation_endpoint":                   base + "/oauth2/revoke",
