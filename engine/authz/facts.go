@@ -258,9 +258,11 @@ func (f *facts) input(r *resolved) ast.Value {
 		[2]*ast.Term{keyAuthMethod, ast.StringTerm(r.authMethod)},
 		[2]*ast.Term{keyTime, ast.StringTerm(r.time)},
 	)
+	// Server ids are declared, so their terms are interned; the request's
+	// own values are not, as they are whatever a caller sends.
 	servers := ast.NewObject()
 	for _, s := range r.servers {
-		servers.Insert(ast.StringTerm(s.ID), f.server(s))
+		servers.Insert(f.str(s.ID), f.server(s))
 	}
 	in := ast.NewObject(
 		[2]*ast.Term{keyRequest, ast.NewTerm(request)},
