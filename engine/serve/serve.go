@@ -142,7 +142,7 @@ func New(ctx context.Context, cfg Config, stderr io.Writer) (*Server, error) {
 		Ready:      s.ready.Load,
 		Metrics:    s.metrics.Handler(),
 		Instrument: s.metrics.Instrument,
-		MutualTLS:  s.tls != nil && cfg.ClientCA != "",
+		MutualTLS:  s.mutualTLS(),
 	})
 	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.requests.Add(1)
@@ -403,12 +403,16 @@ func (s *Server) Reload(ctx context.Context) error {
 	return nil
 }
 
+// mutualTLS reports that the server verifies client certificates, which
+// tls_client_auth needs.
+func (s *Server) mutualTLS() bool { return s.tls != nil && s.cfg.ClientCA != "" }
+
 // warnUnreachableClients names the tls_client_auth clients of snap when
 // the server verifies no client certificate: they could never
 // authenticate. The configuration is valid on its own (check cannot know
 // how it will be served), so this is a warning.
 func (s *Server) warnUnreachableClients(snap *authz.Snapshot) {
-	if s.tls != nil && s.cfg.ClientCA != "" {
+	if s.mutualTLS() {
 		return
 	}
 	var ids []string
