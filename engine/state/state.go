@@ -1,0 +1,75 @@
+// Package state holds what tollgate remembers between requests besides its
+// configuration: the tokens revoked and the client assertions already
+// used. Each is a small interface, so that a store shared by several
+// replicas can stand in for Local, the one a single process keeps in
+// memory and, given a folder, in files that survive a restart.
+package state
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Token is what a revocation needs to know of an access token.
+type Token struct {
+	Client string
+	// ID is the token's jti.
+	ID        string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+}
+
+// Revocations remembers revoked tokens until they expire (RFC 7009).
+type Revocations interface {
+	// Revoke makes t inactive. An error means it is in effect but may not
+	// be remembered (by Local: across a restart); the caller may retry.
+	Revoke(ctx context.Context, t Token) error
+	// Revoked reports whether t was revoked: by its own id, or with every
+	// token its client was issued up to a moment (MaxRevocationsPerClient).
+	Revoked(ctx context.Context, t Token) (bool, error)
+}
+
+// Replay remembers the jtis of the client assertions already used, so
+// that each is accepted once (RFC 7523 §3).
+type Replay interface {
+	// Seen reports whether client used jti before. It only looks; Use,
+	// which may race with another Use of the same jti, decides.
+	Seen(ctx context.Context, client, jti string) (bool, error)
+	// Use records client's jti as used until until, the last moment the
+	// assertion could still be accepted. It fails with ErrReplayed when
+	// the jti was used before, and with a *QuotaError when client has too
+	// many unexpired assertions remembered; any other error means the jti
+	// could not be recorded (the caller refuses the assertion).
+	Use(ctx context.Context, client, jti string, until time.Time) error
+}
+
+// ErrReplayed is Use's answer to a jti used before.
+var ErrReplayed = errors.New("was used before")
+
+// QuotaError is Use's answer to a client that has its quota of unexpired
+// assertions remembered. It only ever stops that client.
+type QuotaError struct {
+	Client string
+	Max    int
+	// RetryAfter is when the client's oldest remembered assertion expires.
+	RetryAfter time.Duration
+}
+
+func (e *QuotaError) Error() string {
+	return fmt.Sprintf("client %q has %d unexpired assertions in use, its most; it may send another in %s",
+		e.Client, e.Max, e.RetryAfter.Round(time.Second))
+}
+
+// Defaults of Options.
+const (
+	// MaxRevocationsPerClient bounds the live revocations kept per client.
+	// Past it, the client's revocation revokes every token it was issued
+	// up to that second, which stays safe: nothing it revoked comes back.
+	MaxRevocationsPerClient = 10_000
+	// MaxAssertionsPerClient bounds the unexpired assertions of one client
+	// remembered against replay (about 50 bytes each). Past it, that
+	// client's new assertions are refused until its old ones expire.
+	MaxAssertionsPerClient = 1 << 14
+)
