@@ -12,7 +12,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -21,13 +20,14 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/lestrrat-go/jwx/v2/jwt"
+
+	"github.com/tollgate-dev/tollgate/engine/state"
 )
 
 // Type is the client_assertion_type of a JWT assertion (RFC 7523 §2.2).
@@ -172,34 +172,64 @@ func ClientID(raw string) (string, error) {
 }
 
 // Verifier checks assertions for one server: the audiences it answers to
-// and the jtis already used. It outlives configuration reloads, so that a
-// reload cannot make a used assertion new again.
+// and the jtis already used. Its replay store outlives configuration
+// reloads, so that a reload cannot make a used assertion new again.
 type Verifier struct {
-	replay *replayCache
+	replay state.Replay
 	now    func() time.Time
 }
 
-// NewVerifier remembers up to maxInFlight unexpired assertions; past that,
-// assertions are refused (fail closed) until old ones expire.
-func NewVerifier(maxInFlight int, now func() time.Time) *Verifier {
+// NewVerifier remembers used jtis in this process's memory, up to
+// maxPerClient unexpired ones per client; past that, that client's
+// assertions are refused until its old ones expire.
+func NewVerifier(maxPerClient int, now func() time.Time) *Verifier {
 	if now == nil {
 		now = time.Now
 	}
-	return &Verifier{replay: newReplayCache(maxInFlight), now: now}
+	replay, _ := state.Open(state.Options{MaxAssertionsPerClient: maxPerClient, Now: now}) // in memory: cannot fail
+	return NewVerifierWith(replay, now)
 }
 
-// Verify checks raw as an assertion of clientID, signed by one of keys
-// that is still valid, with an aud among audiences. Only a fully valid
-// assertion's jti is recorded, and a jti is accepted once per client.
+// NewVerifierWith remembers used jtis in replay.
+func NewVerifierWith(replay state.Replay, now func() time.Time) *Verifier {
+	if now == nil {
+		now = time.Now
+	}
+	return &Verifier{replay: replay, now: now}
+}
+
+// Verified is an assertion whose signature and claims hold, and whose jti
+// is yet to be used up (Verifier.Use).
+type Verified struct {
+	JTI string
+	// Until is the last moment the assertion could be accepted: its exp
+	// and the leeway.
+	Until time.Time
+}
+
+// Verify checks raw as Check does and uses up its jti at once: a jti is
+// accepted once per client.
 func (v *Verifier) Verify(raw, clientID string, keys []*Key, audiences []string) error {
+	verified, err := v.Check(raw, clientID, keys, audiences)
+	if err != nil {
+		return err
+	}
+	return v.Use(context.Background(), clientID, verified)
+}
+
+// Check verifies raw as an assertion of clientID, signed by one of keys
+// that is still valid, with an aud among audiences. It records nothing:
+// the caller uses the jti up (Use) once its own cheap checks have passed,
+// so that a request refused before then does not spend it.
+func (v *Verifier) Check(raw, clientID string, keys []*Key, audiences []string) (*Verified, error) {
 	now := v.now()
 	msg, err := jws.ParseString(raw)
 	if err != nil {
-		return invalid("not a JWS: %v", err)
+		return nil, invalid("not a JWS: %v", err)
 	}
 	sigs := msg.Signatures()
 	if len(sigs) != 1 {
-		return invalid("want one signature, got %d", len(sigs))
+		return nil, invalid("want one signature, got %d", len(sigs))
 	}
 	header := sigs[0].ProtectedHeaders()
 	alg, kid := header.Algorithm(), header.KeyID()
@@ -228,7 +258,7 @@ func (v *Verifier) Verify(raw, clientID string, keys []*Key, audiences []string)
 		if err != nil {
 			if jwt.IsValidationError(err) {
 				// The signature held: the claims are wrong, whichever key.
-				return invalid("%v", err)
+				return nil, invalid("%v", err)
 			}
 			continue
 		}
@@ -238,14 +268,49 @@ func (v *Verifier) Verify(raw, clientID string, keys []*Key, audiences []string)
 	switch {
 	case verified != nil:
 	case !tried:
-		return invalid("no current key of client %s signs with %s (kid %q)", clientID, alg, kid)
+		return nil, invalid("no current key of client %s signs with %s (kid %q)", clientID, alg, kid)
 	default:
-		return invalid("the signature matches no current key of client %s", clientID)
+		return nil, invalid("the signature matches no current key of client %s", clientID)
 	}
-	if err := v.replay.use(clientID, verified.JwtID(), verified.Expiration(), now); err != nil {
-		return invalid("jti %q %v", verified.JwtID(), err)
+	if verified.JwtID() == "" {
+		return nil, invalid("jti is empty")
+	}
+	return &Verified{JTI: verified.JwtID(), Until: verified.Expiration().Add(Leeway)}, nil
+}
+
+// Unused refuses an assertion whose jti clientID already used. It only
+// looks, so that a replay can be refused before anything is spent on it;
+// Use decides.
+func (v *Verifier) Unused(ctx context.Context, clientID string, a *Verified) error {
+	used, err := v.replay.Seen(ctx, clientID, a.JTI)
+	if err != nil {
+		return err
+	}
+	if used {
+		return invalid("jti %q %v", shorten(a.JTI), state.ErrReplayed)
 	}
 	return nil
+}
+
+// Use uses up the assertion's jti for clientID. A replay is ErrInvalid; a
+// client with too many unexpired assertions gets the store's
+// *state.QuotaError; any other error means the jti could not be recorded,
+// and the assertion must be refused all the same.
+func (v *Verifier) Use(ctx context.Context, clientID string, a *Verified) error {
+	err := v.replay.Use(ctx, clientID, a.JTI, a.Until)
+	if errors.Is(err, state.ErrReplayed) {
+		return invalid("jti %q %v", shorten(a.JTI), err)
+	}
+	return err
+}
+
+// shorten bounds a jti, which the client chose, before it is logged.
+func shorten(jti string) string {
+	const max = 64
+	if len(jti) <= max {
+		return jti
+	}
+	return jti[:max] + "..."
 }
 
 func audienceIn(audiences []string) jwt.Validator {
@@ -266,55 +331,6 @@ func lifetimeAtMost(max time.Duration, now time.Time) jwt.Validator {
 		}
 		return nil
 	})
-}
-
-// replayCache remembers the jtis of accepted assertions until they expire.
-// It holds a hash of client and jti, never the assertion. Expired entries
-// are dropped when it is full and at most a minute after the last sweep,
-// so its memory follows the assertions in flight.
-type replayCache struct {
-	mu        sync.Mutex
-	seen      map[[16]byte]int64 // -> exp, Unix seconds
-	max       int
-	lastSweep time.Time
-}
-
-// sweepEvery bounds how long expired entries linger.
-const sweepEvery = time.Minute
-
-func newReplayCache(max int) *replayCache {
-	return &replayCache{seen: map[[16]byte]int64{}, max: max}
-}
-
-// errReplayed and errTooMany say why use refused a jti.
-var (
-	errReplayed = errors.New("was used before")
-	errTooMany  = errors.New("cannot be remembered: too many unexpired assertions are in flight")
-)
-
-func (c *replayCache) use(clientID, jti string, exp, now time.Time) error {
-	sum := sha256.Sum256([]byte(clientID + "\x00" + jti))
-	var key [16]byte
-	copy(key[:], sum[:])
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, used := c.seen[key]; used {
-		return errReplayed
-	}
-	if len(c.seen) >= c.max || now.Sub(c.lastSweep) >= sweepEvery {
-		c.lastSweep = now
-		cutoff := now.Add(-Leeway).Unix()
-		for k, e := range c.seen {
-			if e < cutoff {
-				delete(c.seen, k)
-			}
-		}
-		if len(c.seen) >= c.max {
-			return errTooMany
-		}
-	}
-	c.seen[key] = exp.Unix()
-	return nil
 }
 
 // Sign makes what a private_key_jwt client sends: an assertion of

@@ -1,6 +1,7 @@
 package assertion_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -22,6 +23,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
 	"github.com/tollgate-dev/tollgate/engine/assertion"
+	"github.com/tollgate-dev/tollgate/engine/state"
 )
 
 const (
@@ -266,35 +268,73 @@ func TestVerify(t *testing.T) {
 	}
 }
 
-// TestReplayCacheIsBounded: past its size, expired jtis make room; while
-// every remembered assertion is unexpired, a new one is refused rather
-// than a remembered one forgotten (a replay must never pass).
-func TestReplayCacheIsBounded(t *testing.T) {
+// TestReplayQuotaIsPerClient: past its quota of unexpired assertions, a
+// client's next one is refused (and names the quota, not a replay) while
+// another client's are accepted; expired jtis make room, and a replay
+// never passes.
+func TestReplayQuotaIsPerClient(t *testing.T) {
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	clock := now
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	keys := []*assertion.Key{parse(t, publicPEM(t, &ec.PublicKey))}
 	v := assertion.NewVerifier(3, func() time.Time { return clock })
-	mk := func(i int) string {
+	mk := func(id string, i int) string {
 		return sign(t, signer{jwa.ES256, ec, ""}, map[string]any{
-			"iss": client, "sub": client, "aud": issuer, "jti": fmt.Sprint(i), "exp": clock.Add(time.Minute),
+			"iss": id, "sub": id, "aud": issuer, "jti": fmt.Sprint(i), "exp": clock.Add(time.Minute),
 		})
 	}
 	for i := range 3 {
-		if err := v.Verify(mk(i), client, keys, audiences); err != nil {
+		if err := v.Verify(mk(client, i), client, keys, audiences); err != nil {
 			t.Fatal(i, err)
 		}
 	}
-	if err := v.Verify(mk(3), client, keys, audiences); err == nil || !strings.Contains(err.Error(), "too many") {
-		t.Fatalf("a fourth assertion while three unexpired ones fill the cache: err = %v", err)
+	var quota *state.QuotaError
+	if err := v.Verify(mk(client, 3), client, keys, audiences); !errors.As(err, &quota) {
+		t.Fatalf("a fourth assertion while three unexpired ones fill the quota: err = %v", err)
+	}
+	if err := v.Verify(mk("another-job", 3), "another-job", keys, audiences); err != nil {
+		t.Fatalf("another client, while the first is at its quota: %v", err)
 	}
 	clock = now.Add(2 * time.Minute) // the first three are past exp + leeway
-	if err := v.Verify(mk(4), client, keys, audiences); err != nil {
+	if err := v.Verify(mk(client, 4), client, keys, audiences); err != nil {
 		t.Fatalf("expired entries did not make room: %v", err)
 	}
 	// The sweep forgot only expired jtis: jti 4 is still a replay.
-	if err := v.Verify(mk(4), client, keys, audiences); err == nil || !strings.Contains(err.Error(), "used before") {
+	if err := v.Verify(mk(client, 4), client, keys, audiences); err == nil || !strings.Contains(err.Error(), "used before") {
 		t.Fatalf("replay after a sweep: err = %v", err)
+	}
+}
+
+// TestCheckUsesNothingUp: Check verifies without spending the jti;
+// Unused then sees it unused, and once Use spent it, a replay.
+func TestCheckUsesNothingUp(t *testing.T) {
+	now := time.Now()
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	keys := []*assertion.Key{parse(t, publicPEM(t, &ec.PublicKey))}
+	v := assertion.NewVerifier(10, func() time.Time { return now })
+	raw := sign(t, signer{jwa.ES256, ec, ""}, map[string]any{"iss": client, "sub": client, "aud": issuer, "jti": "j", "exp": now.Add(time.Minute)})
+	ctx := context.Background()
+	for range 2 {
+		verified, err := v.Check(raw, client, keys, audiences)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := v.Unused(ctx, client, verified); err != nil {
+			t.Fatalf("Unused after Check alone: %v", err)
+		}
+	}
+	verified, _ := v.Check(raw, client, keys, audiences)
+	if err := v.Use(ctx, client, verified); err != nil {
+		t.Fatal(err)
+	}
+	for name, err := range map[string]error{"Unused": v.Unused(ctx, client, verified), "Use": v.Use(ctx, client, verified)} {
+		if !errors.Is(err, assertion.ErrInvalid) || !strings.Contains(err.Error(), "used before") {
+			t.Errorf("%s after Use: %v, want a replay", name, err)
+		}
+	}
+	empty := sign(t, signer{jwa.ES256, ec, ""}, map[string]any{"iss": client, "sub": client, "aud": issuer, "jti": "", "exp": now.Add(time.Minute)})
+	if _, err := v.Check(empty, client, keys, audiences); err == nil {
+		t.Error("an empty jti was accepted")
 	}
 }
 

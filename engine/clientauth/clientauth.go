@@ -30,6 +30,10 @@ type credential struct {
 type Principal struct {
 	Client *model.Client
 	Server *model.Server
+	// Assertion is the private_key_jwt assertion the client authenticated
+	// with, its jti not yet used up: the caller does that (see
+	// assertion.Verifier.Use) once its own checks have passed.
+	Assertion *assertion.Verified
 }
 
 // ID is the client_id or the server id.
@@ -130,17 +134,21 @@ func (idx *Index) Authenticate(id, presented string, now time.Time) (Principal, 
 }
 
 // AuthenticateAssertion returns the client id is when raw is a valid
-// assertion of it (see assertion.Verifier), signed by one of its current
-// public keys. Servers never authenticate this way.
+// assertion of it (see assertion.Verifier.Check), signed by one of its
+// current public keys; its jti is the caller's to use up. Servers never
+// authenticate this way.
 func (idx *Index) AuthenticateAssertion(id, raw string, v *assertion.Verifier, audiences []string) (Principal, error) {
 	e, known := idx.byID[id]
 	if !known || len(e.keys) == 0 {
 		return Principal{}, fmt.Errorf("%w: client %q has no public key", assertion.ErrInvalid, id)
 	}
-	if err := v.Verify(raw, id, e.keys, audiences); err != nil {
+	verified, err := v.Check(raw, id, e.keys, audiences)
+	if err != nil {
 		return Principal{}, err
 	}
-	return e.who, nil
+	who := e.who
+	who.Assertion = verified
+	return who, nil
 }
 
 func (idx *Index) verifyOne(h *secret.Hash, presented string) bool {

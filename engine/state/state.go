@@ -45,6 +45,12 @@ type Replay interface {
 	Use(ctx context.Context, client, jti string, until time.Time) error
 }
 
+// Store is all of the state: what a Service is given.
+type Store interface {
+	Revocations
+	Replay
+}
+
 // ErrReplayed is Use's answer to a jti used before.
 var ErrReplayed = errors.New("was used before")
 
