@@ -73,7 +73,15 @@ func (s *Service) Introspect(ctx context.Context, req *TokenOpRequest) (*Introsp
 		ev.Outcome, ev.Error, ev.Reasons = "error", oauth.As(err).Code, authFailureReasons(err)
 		return nil, err
 	}
-	claims, reason := s.activeClaims(snap, req.Token)
+	if err := s.consumeAssertion(ctx, who); err != nil {
+		ev.Client, ev.Outcome, ev.Error, ev.Reasons = who.ID(), "error", oauth.As(err).Code, causeReasons(err)
+		return nil, err
+	}
+	claims, reason, err := s.activeClaims(ctx, snap, req.Token)
+	if err != nil {
+		ev.Outcome, ev.Error, ev.Reasons = "error", oauth.As(err).Code, causeReasons(err)
+		return nil, err
+	}
 	if claims != nil && !callerMayIntrospect(who, claims) {
 		claims, reason = nil, "caller "+who.ID()+" is neither in the token's audience nor its client"
 	}
@@ -104,19 +112,66 @@ func (s *Service) Introspect(ctx context.Context, req *TokenOpRequest) (*Introsp
 }
 
 // activeClaims returns the claims of a token that is signed by our keys,
-// unexpired, issued by this issuer and not revoked; else a reason why not.
-func (s *Service) activeClaims(snap *Snapshot, raw string) (*token.Claims, string) {
+// unexpired, issued by this issuer, still held by a declared client (see
+// goneHolder) and not revoked; else a reason why not. An error means the
+// revocations could not be looked up.
+func (s *Service) activeClaims(ctx context.Context, snap *Snapshot, raw string) (*token.Claims, string, error) {
 	claims, err := s.keys.Verify(raw, s.now())
 	if err != nil {
-		return nil, "token is not valid: " + err.Error()
+		return nil, "token is not valid: " + err.Error(), nil
 	}
 	if claims.Issuer != s.Issuer(snap) {
-		return nil, "token was issued by another issuer"
+		return nil, "token was issued by another issuer", nil
 	}
-	if s.revoked.isRevoked(claims.ID) {
-		return nil, "token was revoked"
+	if reason := goneHolder(snap, claims); reason != "" {
+		return nil, reason, nil
 	}
-	return claims, ""
+	revoked, err := s.revocations.Revoked(ctx, revocationOf(claims))
+	if err != nil {
+		return nil, "", errStateUnavailable("revocations could not be looked up", err)
+	}
+	if revoked {
+		return nil, "token was revoked", nil
+	}
+	return claims, "", nil
+}
+
+// goneHolder says why a token no longer has anyone to stand for under
+// snap, or "" when it does. A token dies with its client (SPEC §6): the
+// client it was issued to, and the account it impersonates (act), must
+// still be declared and enabled. One of its audiences must still name a
+// server or a client: a token all of whose audiences were removed is for
+// nothing tollgate knows. A rotated secret or key, or changed access,
+// leave tokens alone: they expire by their exp.
+func goneHolder(snap *Snapshot, claims *token.Claims) string {
+	client, ok := snap.Store.Client(claims.ClientID)
+	switch {
+	case !ok:
+		return "the token's client " + claims.ClientID + " is no longer declared"
+	case client.Disabled:
+		return "the token's client " + claims.ClientID + " is disabled"
+	}
+	if claims.Actor != "" {
+		acct, ok := snap.Store.Account(claims.Subject)
+		switch {
+		case !ok:
+			return "the account " + claims.Subject + " the token impersonates is no longer declared"
+		case acct.Disabled:
+			return "the account " + claims.Subject + " the token impersonates is disabled"
+		}
+	}
+	if len(claims.Audience) == 0 {
+		return ""
+	}
+	for _, aud := range claims.Audience {
+		if _, ok := snap.Store.ServerByAudience(aud); ok {
+			return ""
+		}
+		if _, ok := snap.Store.Client(aud); ok {
+			return ""
+		}
+	}
+	return "none of the token's audiences is declared any more"
 }
 
 func callerMayIntrospect(who clientauth.Principal, claims *token.Claims) bool {
@@ -154,6 +209,10 @@ func (s *Service) Revoke(ctx context.Context, req *TokenOpRequest) error {
 		ev.Outcome, ev.Error, ev.Reasons = "error", oauth.As(err).Code, authFailureReasons(err)
 		return err
 	}
+	if err := s.consumeAssertion(ctx, who); err != nil {
+		ev.Client, ev.Outcome, ev.Error, ev.Reasons = who.ID(), "error", oauth.As(err).Code, causeReasons(err)
+		return err
+	}
 	claims, err := s.keys.Verify(req.Token, s.now())
 	if err != nil {
 		// Unknown or already expired: nothing to do (RFC 7009 §2.2).
@@ -167,7 +226,13 @@ func (s *Service) Revoke(ctx context.Context, req *TokenOpRequest) error {
 		ev.Outcome, ev.Error = "deny", oauth.UnauthorizedClient
 		return oauth.New(oauth.UnauthorizedClient, "the token was not issued to this client")
 	}
-	s.revoked.revoke(claims.ID, claims.ExpiresAt, s.now())
+	if err := s.revocations.Revoke(ctx, revocationOf(claims)); err != nil {
+		// In effect in this process, perhaps not after a restart: the
+		// client is told to retry, which stores it again.
+		err = errStateUnavailable("the revocation could not be stored", err)
+		ev.Outcome, ev.Error, ev.Reasons = "error", oauth.As(err).Code, causeReasons(err)
+		return err
+	}
 	ev.Outcome = "revoked"
 	return nil
 }
@@ -179,7 +244,10 @@ func (s *Service) Revoke(ctx context.Context, req *TokenOpRequest) error {
 // 8705 §3).
 func (s *Service) UserInfo(ctx context.Context, bearer string, cert *x509.Certificate, remoteAddr string) (map[string]any, error) {
 	snap := s.current.Load()
-	claims, reason := s.activeClaims(snap, bearer)
+	claims, reason, err := s.activeClaims(ctx, snap, bearer)
+	if err != nil {
+		return nil, err
+	}
 	if claims == nil {
 		return nil, oauth.New(oauth.InvalidToken, "%s", strings.TrimPrefix(reason, "token is not valid: "))
 	}

@@ -106,11 +106,19 @@ func (s *Service) issue(ctx context.Context, snap *Snapshot, req *TokenRequest, 
 		return nil, nil, err
 	}
 	client := who.Client
+	if err := s.assertionUnused(ctx, who); err != nil {
+		ev.Client, ev.Reasons = client.ID, causeReasons(err)
+		return nil, nil, err
+	}
 	now := s.now()
 	if ok, retry := s.limiter.Allow(client.ID, client.RateLimit, now); !ok {
 		e := oauth.New(oauth.SlowDown, "rate limit of client %q exceeded", client.ID)
 		e.RetryAfter = retryAfterSeconds(retry)
 		return nil, client, e
+	}
+	if err := s.consumeAssertion(ctx, who); err != nil {
+		ev.Client, ev.Reasons = client.ID, causeReasons(err)
+		return nil, nil, err
 	}
 
 	evalReq := &EvalRequest{

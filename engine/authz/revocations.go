@@ -1,40 +1,20 @@
 package authz
 
 import (
-	"sync"
-	"time"
+	"github.com/tollgate-dev/tollgate/engine/oauth"
+	"github.com/tollgate-dev/tollgate/engine/state"
+	"github.com/tollgate-dev/tollgate/engine/token"
 )
 
-// revocations remembers revoked token ids until the tokens would have
-// expired anyway; after that a token is inactive for its exp alone, so the
-// set never outgrows the tokens still alive.
-type revocations struct {
-	mu        sync.RWMutex
-	until     map[string]time.Time // jti -> exp
-	lastPrune time.Time
+// revocationOf is what the state keeps of a token, or looks up.
+func revocationOf(c *token.Claims) state.Token {
+	return state.Token{Client: c.ClientID, ID: c.ID, IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt}
 }
 
-func newRevocations() *revocations {
-	return &revocations{until: make(map[string]time.Time)}
-}
-
-func (r *revocations) revoke(jti string, exp, now time.Time) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.until[jti] = exp
-	if now.Sub(r.lastPrune) > time.Minute {
-		for id, e := range r.until {
-			if !now.Before(e) {
-				delete(r.until, id)
-			}
-		}
-		r.lastPrune = now
-	}
-}
-
-func (r *revocations) isRevoked(jti string) bool {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	_, ok := r.until[jti]
-	return ok
+// errStateUnavailable answers a request whose check or change of the
+// state failed: nothing is skipped in silence (SPEC §8).
+func errStateUnavailable(what string, cause error) error {
+	e := oauth.New(oauth.TemporarilyUnavail, "%s; retry", what)
+	e.Cause = cause
+	return e
 }

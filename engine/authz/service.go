@@ -11,6 +11,7 @@ import (
 	"github.com/tollgate-dev/tollgate/engine/audit"
 	"github.com/tollgate-dev/tollgate/engine/clientauth"
 	"github.com/tollgate-dev/tollgate/engine/ratelimit"
+	"github.com/tollgate-dev/tollgate/engine/state"
 	"github.com/tollgate-dev/tollgate/engine/token"
 )
 
@@ -27,10 +28,11 @@ type Service struct {
 	// assertions remembers the private_key_jwt assertions already used,
 	// across reloads.
 	assertions *assertion.Verifier
-	revoked    *revocations
 	audit      *audit.Logger
 	observer   Observer
 	now        func() time.Time
+	// revocations outlive reloads too.
+	revocations state.Revocations
 }
 
 // Options configure a Service. Keys is required; the rest have defaults.
@@ -42,6 +44,9 @@ type Options struct {
 	Audit    *audit.Logger
 	Throttle *ratelimit.Throttle
 	Observer Observer
+	// State keeps revocations and used assertion ids; nil keeps them in
+	// memory (state.Open without a Dir).
+	State state.Store
 	// Now is the clock; tests set it.
 	Now func() time.Time
 }
@@ -53,7 +58,6 @@ func NewService(snap *Snapshot, opts Options) *Service {
 		issuer:   opts.Issuer,
 		limiter:  ratelimit.NewLimiter(),
 		throttle: opts.Throttle,
-		revoked:  newRevocations(),
 		audit:    opts.Audit,
 		observer: opts.Observer,
 		now:      opts.Now,
@@ -70,7 +74,12 @@ func NewService(snap *Snapshot, opts Options) *Service {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.assertions = assertion.NewVerifier(MaxAssertionsInFlight, s.now)
+	st := opts.State
+	if st == nil {
+		st, _ = state.Open(state.Options{Now: s.now}) // in memory: cannot fail
+	}
+	s.revocations = st
+	s.assertions = assertion.NewVerifierWith(st, s.now)
 	s.current.Store(snap)
 	return s
 }
@@ -102,11 +111,6 @@ func (s *Service) TokenEndpoint(snap *Snapshot) string {
 // SetDefaultIssuer sets the issuer used when the settings name none; the
 // server calls it once it knows the address it listens on, before serving.
 func (s *Service) SetDefaultIssuer(issuer string) { s.issuer = issuer }
-
-// MaxAssertionsInFlight bounds the unexpired private_key_jwt assertions
-// remembered against replay (about 50 bytes each); past it, new assertions
-// are refused until old ones expire (at most assertion.MaxLifetime).
-const MaxAssertionsInFlight = 1 << 18
 
 // NewKDFCache returns the cache of successful argon2id/bcrypt verifications
 // that snapshots share; its size bounds memory, not correctness.
