@@ -46,6 +46,7 @@ requests and exit 0.`,
 	f.StringVar(&cfg.AuditLog, "audit-log", "", "append audit JSON lines to this file instead of stderr")
 	f.BoolVar(&cfg.Watch, "watch", true, "reload when a file under --config or --policies, or the --bundle file, changes")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to drain in-flight requests on SIGTERM")
+	f.StringVar(&cfg.DataDir, "data-dir", "", "folder to keep revocations and used client assertion ids in, so they survive a restart (one server per folder); default: memory only")
 	f.DurationVar(&cfg.ShutdownDelay, "shutdown-delay", 0, "after SIGTERM, keep serving this long with /readyz failing before closing the listener")
 	return cmd
 }

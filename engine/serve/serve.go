@@ -27,6 +27,7 @@ import (
 	"github.com/tollgate-dev/tollgate/engine/httpapi"
 	"github.com/tollgate-dev/tollgate/engine/metrics"
 	"github.com/tollgate-dev/tollgate/engine/model"
+	"github.com/tollgate-dev/tollgate/engine/state"
 	"github.com/tollgate-dev/tollgate/engine/token"
 )
 
@@ -53,6 +54,9 @@ type Config struct {
 	// after SIGTERM before the listener closes, so a load balancer sees
 	// the server leave before connections are refused.
 	ShutdownDelay time.Duration
+	// DataDir keeps revocations and used client assertion ids in files
+	// there, so that they survive a restart; empty keeps them in memory.
+	DataDir string
 }
 
 // Timeouts of the HTTP server (SPEC §6): a slow or idle peer cannot hold
@@ -130,6 +134,11 @@ func New(ctx context.Context, cfg Config, stderr io.Writer) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	st, err := s.openState()
+	if err != nil {
+		s.close()
+		return nil, err
+	}
 	if cfg.TLSCert != "" || cfg.TLSKey != "" {
 		if s.tls, err = newTLSState(cfg); err != nil {
 			s.close()
@@ -137,7 +146,7 @@ func New(ctx context.Context, cfg Config, stderr io.Writer) (*Server, error) {
 		}
 	}
 	s.warnUnreachableClients(snap)
-	s.svc = authz.NewService(snap, authz.Options{Keys: keys, Audit: auditLog, Observer: s.metrics})
+	s.svc = authz.NewService(snap, authz.Options{Keys: keys, Audit: auditLog, Observer: s.metrics, State: st})
 	api := httpapi.NewServer(s.svc, httpapi.Options{
 		Ready:      s.ready.Load,
 		Metrics:    s.metrics.Handler(),
@@ -223,6 +232,27 @@ func (s *Server) openAudit(stderr io.Writer) (*audit.Logger, error) {
 	l := audit.NewBuffered(f)
 	s.closers = append(s.closers, l, f)
 	return l, nil
+}
+
+// openState opens what must outlive a request: under --data-dir, read
+// back from the files there; else in memory, which the log says.
+func (s *Server) openState() (*state.Local, error) {
+	st, err := state.Open(state.Options{Dir: s.cfg.DataDir})
+	if err != nil {
+		return nil, fmt.Errorf("opening --data-dir: %w", err)
+	}
+	s.closers = append(s.closers, st)
+	if !st.Durable() {
+		s.log.Warn("no --data-dir given: revocations and used client assertion ids are kept in memory only and do not survive a restart")
+		return st, nil
+	}
+	loaded := st.Loaded()
+	s.log.Info("revocations and used client assertion ids are kept in --data-dir", "data_dir", s.cfg.DataDir,
+		"revocations", loaded.Revocations, "assertions", loaded.Assertions)
+	if loaded.Skipped > 0 {
+		s.log.Warn("unreadable lines in --data-dir skipped (a torn last line after a crash is expected)", "data_dir", s.cfg.DataDir, "lines", loaded.Skipped)
+	}
+	return st, nil
 }
 
 // Handler returns the HTTP handler, for in-process tests and benchmarks.
