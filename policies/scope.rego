@@ -6,41 +6,75 @@
 # (and input.account.reach), so a requested server is looked up by key. When
 # the client impersonates an account, the account must reach the server too
 # (through its groups) and only scopes both may get are allowed.
+#
+# A token's scopes hold on every server of its aud: a resource server reads
+# scope once it finds itself in aud (RFC 9068 §4), so a token naming several
+# servers carries only the scopes every one of them grants.
 package tollgate.scope
 
 import data.tollgate.audience
 import data.tollgate.impersonation.impersonating
 
-# Everything grantable across the requested servers: what the server
-# defines and the client may get there...
-grantable_all contains s if {
-	not impersonating
-	some id in audience.requested_ids
+# The OpenID Connect scope values (OpenID Connect Core §3.1.2.1, §5.4): a
+# token for the client itself (no audience) may carry these, as the
+# single-application case asks scope=openid; it answers at userinfo.
+openid_scopes := {"openid", "profile", "email", "address", "phone"}
+
+# What each requested server grants: the scopes it defines that the client
+# may get there...
+grantable_on[id] := {s |
 	some s in input.client.reach[id].scopes
 	s in input.servers[id].scopes
+	account_may_get(id, s)
+} if {
+	some id in audience.requested_ids
 }
 
 # ...and, when it impersonates an account, the account may get too.
-grantable_all contains s if {
+account_may_get(_, _) if not impersonating
+
+account_may_get(id, s) if {
 	impersonating
-	some id in audience.requested_ids
-	some s in input.client.reach[id].scopes
 	s in input.account.reach[id].scopes
-	s in input.servers[id].scopes
+}
+
+# Grantable: the scopes every requested server grants...
+grantable contains s if {
+	some s in grantable_on[audience.requested_ids[0]]
+	every id in audience.requested_ids {
+		s in grantable_on[id]
+	}
+}
+
+# ...or, with no audience, the OpenID scopes asked for.
+grantable contains s if {
+	audience.self
+	some s in input.request.scope
+	s in openid_scopes
 }
 
 # Granted scopes: all grantable ones when none are requested, else the
 # requested ones, which must all be grantable (see not_grantable).
-granted := sort(grantable_all) if {
+granted := sort(grantable) if {
 	input.request.scope == []
-} else := sort([s | some s in input.request.scope; s in grantable_all]) if {
+} else := sort([s | some s in input.request.scope; s in grantable]) if {
 	input.request.scope != []
 }
 
-# Requested scopes that no requested server grants: invalid_scope.
+# Requested scopes that are not grantable: invalid_scope.
 not_grantable contains s if {
 	some s in input.request.scope
-	not s in grantable_all
+	not s in grantable
+}
+
+# Requested scopes that no requested server defines (as opposed to ones a
+# server defines but the client may not get there).
+undefined contains s if {
+	not audience.self
+	some s in not_grantable
+	every id in audience.requested_ids {
+		not s in input.servers[id].scopes
+	}
 }
 
 # Requested servers the client cannot reach...

@@ -72,11 +72,62 @@ test_a_scope_the_server_does_not_define_is_not_grantable if {
 	}
 }
 
-test_several_audiences_grant_the_union if {
-	scope.granted == ["read:directions", "read:ledger"] with input as {
+# Two servers that define the same scope names, as orders and billing do.
+orders := {"id": "orders", "audience": "https://orders.example", "scopes": ["read", "write"]}
+
+billing := {"id": "billing", "audience": "https://billing.example", "scopes": ["read", "write"]}
+
+shop := client({"orders": own(["read", "write"]), "billing": own(["read"])})
+
+both := {"orders": orders, "billing": billing}
+
+test_several_audiences_grant_only_what_all_grant if {
+	scope.granted == [] with input as {
 		"client": client({"world-mappers": own(["read:directions"]), "ledger-api": own(["read:ledger"])}),
 		"request": request(["world-mappers", "ledger-api"], []),
 		"servers": {"world-mappers": world, "ledger-api": ledger},
+	}
+}
+
+test_shared_scope_names_grant_the_intersection if {
+	scope.granted == ["read"] with input as {"client": shop, "request": request(["orders", "billing"], []), "servers": both}
+}
+
+test_a_scope_one_audience_does_not_grant_is_not_grantable if {
+	doc := {"client": shop, "request": request(["orders", "billing"], ["read", "write"]), "servers": both}
+	scope.not_grantable == {"write"} with input as doc
+	scope.undefined == set() with input as doc
+}
+
+test_a_scope_one_audience_does_not_define_is_not_grantable if {
+	doc := {
+		"client": client({"orders": own(["read", "write"]), "billing": own(["read"])}),
+		"request": request(["orders", "billing"], ["write"]),
+		"servers": {"orders": orders, "billing": object.union(billing, {"scopes": ["read"]})},
+	}
+	scope.not_grantable == {"write"} with input as doc
+	scope.undefined == set() with input as doc
+}
+
+test_a_scope_no_requested_server_defines_is_undefined if {
+	scope.undefined == {"admin"} with input as {"client": shop, "request": request(["orders", "billing"], ["admin", "write"]), "servers": both}
+}
+
+test_no_audience_grants_the_requested_openid_scopes if {
+	doc := {"client": client({}), "request": request([], ["email", "openid", "read"]), "servers": {}}
+	scope.granted == ["email", "openid"] with input as doc
+	scope.not_grantable == {"read"} with input as doc
+	scope.undefined == set() with input as doc
+}
+
+test_no_audience_and_no_scope_grants_nothing if {
+	scope.granted == [] with input as {"client": client({}), "request": request([], []), "servers": {}}
+}
+
+test_openid_is_no_server_scope if {
+	scope.not_grantable == {"openid"} with input as {
+		"client": client({"world-mappers": own(["read:directions"])}),
+		"request": request(["world-mappers"], ["openid"]), "servers": {"world-mappers": world},
 	}
 }
 
@@ -109,4 +160,13 @@ test_impersonation_needs_the_client_to_reach_the_server if {
 		"account": account({"ledger-api": {"scopes": ["read:ledger"], "via": ["group g"]}}),
 		"request": request(["ledger-api"], []), "servers": {"ledger-api": ledger},
 	}
+}
+
+test_impersonation_intersects_every_server if {
+	doc := {
+		"client": json.patch(impersonating_client, [{"op": "replace", "path": "/reach", "value": {"orders": own(["read", "write"]), "billing": own(["read", "write"])}}]),
+		"account": account({"orders": {"scopes": ["read", "write"], "via": ["group g"]}, "billing": {"scopes": ["read"], "via": ["group g"]}}),
+		"request": request(["orders", "billing"], []), "servers": both,
+	}
+	scope.granted == ["read"] with input as doc
 }

@@ -80,6 +80,91 @@ test_scopes_without_audience_are_invalid_scope if {
 	d := token.decision with input as {"client": client1, "request": request([], ["read"]), "servers": {}}
 	not d.allow
 	d.error == "invalid_scope"
+	d.reasons == ["scope \"read\" needs an audience: a token for the client itself carries only OpenID scopes (address email openid phone profile)"]
+}
+
+test_single_application_may_ask_for_openid if {
+	d := token.decision with input as {"client": client1, "request": request([], ["openid"]), "servers": {}}
+	d.allow
+	d.audience == ["client1"]
+	d.scope == ["openid"]
+	d.subject == "client1"
+}
+
+# orders and billing both define read and write; shop may write on orders
+# only.
+orders := {"id": "orders", "audience": "https://orders.example", "scopes": ["read", "write"], "token_ttl": 0}
+
+billing := {"id": "billing", "audience": "https://billing.example", "scopes": ["read", "write"], "token_ttl": 0}
+
+shop := {
+	"id": "shop", "access": {"orders": ["read", "write"], "billing": ["read"]}, "groups": [],
+	"reach": {
+		"orders": {"scopes": ["read", "write"], "via": ["its own access"]},
+		"billing": {"scopes": ["read"], "via": ["its own access"]},
+	},
+	"impersonate": "", "token_ttl": 0, "disabled": false,
+}
+
+test_two_audiences_get_only_the_scopes_both_grant if {
+	d := token.decision with input as {"client": shop, "request": request(["orders", "billing"], []), "servers": {"orders": orders, "billing": billing}}
+	d.allow
+	d.audience == ["https://orders.example", "https://billing.example"]
+	d.scope == ["read"]
+}
+
+test_a_scope_one_audience_does_not_grant_is_invalid_scope if {
+	d := token.decision with input as {"client": shop, "request": request(["orders", "billing"], ["read", "write"]), "servers": {"orders": orders, "billing": billing}}
+	not d.allow
+	d.error == "invalid_scope"
+	d.reasons == ["client shop may not get scope \"write\" from server billing"]
+}
+
+test_a_scope_one_audience_does_not_define_is_invalid_scope if {
+	d := token.decision with input as {
+		"client": shop, "request": request(["orders", "billing"], ["write"]),
+		"servers": {"orders": orders, "billing": object.union(billing, {"scopes": ["read"]})},
+	}
+	not d.allow
+	d.error == "invalid_scope"
+	d.reasons == ["server billing does not define scope \"write\", and the token would be for it too"]
+}
+
+test_a_scope_that_exists_nowhere_is_told_apart_from_one_the_client_lacks if {
+	nowhere := token.decision with input as {"client": gift, "request": request(["world-mappers"], ["admin"]), "servers": {"world-mappers": world}}
+	nowhere.error == "invalid_scope"
+	nowhere.error_description == "no requested server defines scope \"admin\""
+	lacking := token.decision with input as {"client": gift, "request": request(["world-mappers"], ["read:geocode"]), "servers": {"world-mappers": world}}
+	lacking.error == "invalid_scope"
+	lacking.error_description == "client gift-deliveries may not get scope \"read:geocode\" from server world-mappers"
+}
+
+test_long_values_are_quoted_cut_short if {
+	long := concat("", [x | some _ in numbers.range(1, 100); x := "a"])
+	d := token.decision with input as {"client": gift, "request": request([long], [long]), "servers": {}}
+	d.error == "invalid_target"
+	prefix := sprintf("%q...", [substring(long, 0, 64)])
+	every reason in d.reasons {
+		contains(reason, prefix)
+		not contains(reason, long)
+	}
+	not contains(d.error_description, long)
+}
+
+test_the_description_is_bounded_and_starts_with_the_error_s_problems if {
+	d := token.decision with input as {
+		"client": client1, "request": request(["Server1", "a", "b", "c", "d"], ["admin"]),
+		"servers": {"Server1": server1},
+	}
+	d.error == "invalid_target"
+	count(d.reasons) == 6
+	d.error_description == concat("; ", [
+		"audience \"a\" names no server",
+		"audience \"b\" names no server",
+		"audience \"c\" names no server",
+		"audience \"d\" names no server",
+		"and 2 more",
+	])
 }
 
 test_unknown_audience_is_invalid_target if {
@@ -183,6 +268,7 @@ test_impersonation_may_not_exceed_the_account if {
 	}
 	not d.allow
 	d.error == "invalid_scope"
+	d.reasons == ["account User1 may not get scope \"write\" from server Server2 (client Client1 acts as it)"]
 }
 
 test_disabled_client_is_denied if {
@@ -215,6 +301,16 @@ denials := {
 	"unknown audience": {"client": gift, "request": request(["https://unknown.example"], []), "servers": {}},
 	"scope not granted": {"client": gift, "request": request(["world-mappers"], ["read:geocode"]), "servers": {"world-mappers": world}},
 	"scopes without audience": {"client": client1, "request": request([], ["read"]), "servers": {}},
+	"scope undefined": {"client": gift, "request": request(["world-mappers"], ["admin"]), "servers": {"world-mappers": world}},
+	"scope one audience does not grant": {"client": shop, "request": request(["orders", "billing"], ["write"]), "servers": {"orders": orders, "billing": billing}},
+	"scope one audience does not define": {
+		"client": shop, "request": request(["orders", "billing"], ["write"]),
+		"servers": {"orders": orders, "billing": object.union(billing, {"scopes": ["read"]})},
+	},
+	"scope beyond the account": {
+		"client": impersonator, "account": user1,
+		"request": request(["Server2"], ["write"]), "servers": {"Server2": server2},
+	},
 	"unreachable server": {"client": client1, "request": request(["Server1"], []), "servers": {"Server1": server1}},
 	"disabled client": {"client": object.union(gift, {"disabled": true}), "request": request(["world-mappers"], []), "servers": {"world-mappers": world}},
 	"account missing": {"client": impersonator, "request": request(["Server2"], []), "servers": {"Server2": server2}},
