@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/metrics"
@@ -34,20 +36,69 @@ type Decision struct {
 	Subject  string         `json:"subject,omitempty"`
 	Claims   map[string]any `json:"claims,omitempty"`
 	// TTL is the token lifetime the policy asks for in seconds; 0 means
-	// the default. The caller caps it.
+	// the default. It is at most MaxTTL; the caller caps it further.
 	TTL              int64    `json:"ttl,omitempty"`
 	Error            string   `json:"error,omitempty"`
 	ErrorDescription string   `json:"error_description,omitempty"`
 	Reasons          []string `json:"reasons"`
 }
 
-// ErrUndefined is returned when the policy defines no decision for an input.
+// MaxTTL is the largest ttl, in seconds, a Decision carries: a policy's
+// larger ttl is cut to it (and then capped by the settings), so that a
+// lifetime in seconds always fits a time.Duration.
+const MaxTTL = math.MaxInt64 / int64(time.Second)
+
+// ErrUndefined is returned, wrapped with where the decision's rules are,
+// when the policy defines no decision for an input.
 var ErrUndefined = errors.New("policy: " + DecisionQuery + " is undefined for this request")
 
 // MalformedError says how a decision document breaks the contract.
-type MalformedError struct{ Reason string }
+type MalformedError struct {
+	Reason string
+	// At is where the decision's rules are (FILE:LINE:COL, ...).
+	At string
+}
 
-func (e *MalformedError) Error() string { return "policy: malformed decision: " + e.Reason }
+func (e *MalformedError) Error() string {
+	if e.At == "" {
+		return "policy: malformed decision: " + e.Reason
+	}
+	return "policy: malformed decision (" + DecisionQuery + " at " + e.At + "): " + e.Reason
+}
+
+// EvalError is an evaluation that failed: a built-in's error (strict
+// built-in errors), a conflict between rules, a cancelled evaluation. Where
+// in the policy is in its Problem when OPA knows it. It is for the server
+// log and the audit line, never for the caller: its message may quote
+// values from the request.
+type EvalError struct {
+	Problem
+	// Code is OPA's error code, e.g. eval_builtin_error.
+	Code string
+	err  error
+}
+
+func (e *EvalError) Error() string {
+	if e.File == "" {
+		return "policy: evaluation failed: " + e.Message
+	}
+	return "policy: evaluation failed: " + e.Problem.String()
+}
+
+// Unwrap returns OPA's error.
+func (e *EvalError) Unwrap() error { return e.err }
+
+func evalError(err error) *EvalError {
+	var te *topdown.Error
+	if !errors.As(err, &te) {
+		return &EvalError{Problem: Problem{Message: err.Error()}, err: err}
+	}
+	e := &EvalError{Problem: Problem{Message: te.Code + ": " + te.Message}, Code: te.Code, err: err}
+	if loc := te.Location; loc != nil && loc.File != "" {
+		e.File, e.Line, e.Col = loc.File, max(loc.Row, 1), max(loc.Col, 1)
+	}
+	return e
+}
 
 // Decide evaluates the decision for input. Any failure, an undefined
 // decision or a malformed one is an error: the caller denies (fail closed).
@@ -67,16 +118,23 @@ func (p *Policy) Decide(ctx context.Context, input ast.Value) (*Decision, error)
 	}
 	rs, err := p.query.Eval(ctx, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("policy: evaluation failed: %w", err)
+		return nil, evalError(err)
 	}
 	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
-		return nil, ErrUndefined
+		return nil, fmt.Errorf("%w (its rules: %s)", ErrUndefined, p.decisionAt)
 	}
 	term, ok := rs[0].Expressions[0].Value.(*ast.Term)
 	if !ok {
 		return nil, fmt.Errorf("policy: unexpected result %T", rs[0].Expressions[0].Value)
 	}
-	return parseDecision(term.Value)
+	d, err := parseDecision(term.Value)
+	if err != nil {
+		if me, ok := err.(*MalformedError); ok {
+			me.At = p.decisionAt
+		}
+		return nil, err
+	}
+	return d, nil
 }
 
 // evalOptions are the options every evaluation takes, built once.
@@ -107,7 +165,7 @@ var (
 func parseDecision(raw ast.Value) (*Decision, error) {
 	doc, ok := raw.(ast.Object)
 	if !ok {
-		return nil, &MalformedError{fmt.Sprintf("decision is %s, want an object", ast.ValueName(raw))}
+		return nil, &MalformedError{Reason: fmt.Sprintf("decision is %s, want an object", ast.ValueName(raw))}
 	}
 	d := &Decision{}
 	allowSeen := false
@@ -148,17 +206,17 @@ func parseDecision(raw ast.Value) (*Decision, error) {
 		return err
 	})
 	if err != nil {
-		return nil, &MalformedError{err.Error()}
+		return nil, &MalformedError{Reason: err.Error()}
 	}
 	if !allowSeen {
-		return nil, &MalformedError{"allow is missing"}
+		return nil, &MalformedError{Reason: "allow is missing"}
 	}
 	if d.Reasons == nil {
 		d.Reasons = []string{}
 	}
 	if d.Allow {
 		if len(d.Audience) == 0 {
-			return nil, &MalformedError{"allow is true but audience is empty"}
+			return nil, &MalformedError{Reason: "allow is true but audience is empty"}
 		}
 		d.Error, d.ErrorDescription = "", ""
 		return d, nil
@@ -168,7 +226,7 @@ func parseDecision(raw ast.Value) (*Decision, error) {
 		d.Error = ErrorUnauthorizedClient
 	case ErrorInvalidScope, ErrorInvalidTarget, ErrorUnauthorizedClient:
 	default:
-		return nil, &MalformedError{fmt.Sprintf("error %q is not one of invalid_scope, invalid_target, unauthorized_client", d.Error)}
+		return nil, &MalformedError{Reason: fmt.Sprintf("error %.64q is not one of invalid_scope, invalid_target, unauthorized_client", d.Error)}
 	}
 	// A denial grants nothing, whatever else the document says.
 	d.Audience, d.Scope, d.Subject, d.Claims, d.TTL = nil, nil, "", nil, 0
@@ -192,7 +250,7 @@ func stringsOf(key string, v ast.Value) ([]string, error) {
 	for i := range out {
 		s, ok := items.Elem(i).Value.(ast.String)
 		if !ok || s == "" {
-			return nil, fmt.Errorf("%s[%d] is %v, want a non-empty string", key, i, items.Elem(i))
+			return nil, fmt.Errorf("%s[%d] is %.64v, want a non-empty string", key, i, items.Elem(i))
 		}
 		out[i] = string(s)
 	}
@@ -220,14 +278,26 @@ func claimsOf(v ast.Value) (map[string]any, error) {
 	return claims, nil
 }
 
+// ttlOf reads a ttl: a whole number of seconds, 0 for the default. One
+// above MaxTTL (1e10, 1e400) is cut to MaxTTL, for the caller to cap; a
+// negative or fractional one is a policy bug, and malformed.
 func ttlOf(v ast.Value) (int64, error) {
 	n, ok := v.(ast.Number)
 	if !ok {
 		return 0, fmt.Errorf("ttl is %s, want a number of seconds", ast.ValueName(v))
 	}
-	f, ok := n.Float64()
-	if !ok || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) || f != math.Trunc(f) || f > math.MaxInt64/2 {
-		return 0, fmt.Errorf("ttl %v is not a whole, non-negative number of seconds", n)
+	if i, ok := n.Int64(); ok && i >= 0 {
+		return min(i, MaxTTL), nil
 	}
-	return int64(f), nil
+	// Exponents, fractions and numbers past int64, exactly: a float64
+	// would round 1e400 to +Inf and 9007199254740993 to its neighbour.
+	f, ok := new(big.Float).SetString(string(n))
+	if !ok || f.Sign() < 0 || !f.IsInt() {
+		return 0, fmt.Errorf("ttl %.20s is not a whole, non-negative number of seconds", string(n))
+	}
+	if f.Cmp(big.NewFloat(float64(MaxTTL))) > 0 {
+		return MaxTTL, nil
+	}
+	i, _ := f.Int64()
+	return i, nil
 }

@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -47,6 +48,39 @@ func (e *CompileError) Error() string {
 	return strings.Join(lines, "\n")
 }
 
+// RefusedBuiltins are the built-ins a policy may not call, each with why:
+// they reach outside the server, so a decision would no longer be a pure
+// function of its input and the bundle data (SPEC §4), and a token request
+// could make the server call, read or reveal what its caller chooses. A
+// policy that names one does not compile. The rest stay: time.now_ns,
+// rand.intn and uuid.rfc4122 only make the decisions uncacheable; print and
+// trace do nothing without a hook, which the server never sets (they help
+// under opa test).
+var RefusedBuiltins = map[string]string{
+	"http.send":          "it calls other servers",
+	"net.lookup_ip_addr": "it queries DNS",
+	"opa.runtime":        "it reads the server's environment and configuration",
+	// A schema's $ref is followed: file:// reads a local file, http(s)
+	// fetches a URL.
+	"json.match_schema":  "a schema's $ref may read a local file or fetch a URL",
+	"json.verify_schema": "a schema's $ref may read a local file or fetch a URL",
+}
+
+// capabilities are this OPA's, less RefusedBuiltins and any network access.
+var capabilities = sync.OnceValue(func() *ast.Capabilities {
+	caps := ast.CapabilitiesForThisVersion()
+	kept := caps.Builtins[:0]
+	for _, b := range caps.Builtins {
+		if _, refused := RefusedBuiltins[b.Name]; !refused {
+			kept = append(kept, b)
+		}
+	}
+	caps.Builtins = kept
+	// No host at all, for whatever else might look at allow_net.
+	caps.AllowNet = []string{}
+	return caps
+})
+
 // Policy is a compiled, prepared policy set. It is immutable and safe for
 // concurrent use.
 type Policy struct {
@@ -56,6 +90,9 @@ type Policy struct {
 	// client, audiences, scopes and auth method, so it may be cached.
 	deterministic bool
 	modules       []string
+	// decisionAt says where the decision's rules are, FILE:LINE:COL, for
+	// the errors of a decision that is undefined or malformed.
+	decisionAt string
 	// sources and data are what it was compiled from, to tell whether a
 	// reload may keep it (SameSources).
 	sources map[string][]byte
@@ -99,7 +136,7 @@ func Compile(ctx context.Context, modules map[string][]byte, data map[string]any
 	var problems []Problem
 	parsed := make(map[string]*ast.Module, len(modules))
 	for _, name := range names {
-		m, err := ast.ParseModuleWithOpts(name, string(modules[name]), ast.ParserOptions{RegoVersion: ast.RegoV1})
+		m, err := ast.ParseModuleWithOpts(name, string(modules[name]), ast.ParserOptions{RegoVersion: ast.RegoV1, Capabilities: capabilities()})
 		if err != nil {
 			problems = append(problems, problemsOf(name, err)...)
 			continue
@@ -109,11 +146,12 @@ func Compile(ctx context.Context, modules map[string][]byte, data map[string]any
 	if len(problems) > 0 {
 		return nil, &CompileError{Problems: problems}
 	}
-	compiler := ast.NewCompiler().WithDefaultRegoVersion(ast.RegoV1)
+	compiler := ast.NewCompiler().WithDefaultRegoVersion(ast.RegoV1).WithCapabilities(capabilities())
 	if compiler.Compile(parsed); compiler.Failed() {
 		return nil, &CompileError{Problems: problemsOf("", compiler.Errors)}
 	}
-	if !definesDecision(compiler) {
+	decisionAt := decisionRules(compiler)
+	if decisionAt == "" {
 		return nil, &CompileError{Problems: []Problem{{File: firstOr(names, "policies"), Line: 1, Col: 1,
 			Message: "no rule defines " + DecisionQuery + " (package tollgate.token, rule decision)"}}}
 	}
@@ -125,12 +163,18 @@ func Compile(ctx context.Context, modules map[string][]byte, data map[string]any
 	query, err := rego.New(
 		rego.Query(DecisionQuery),
 		rego.Compiler(compiler),
+		rego.Capabilities(capabilities()),
 		rego.Store(store),
+		// A built-in that fails (to_number("abc"), a division by zero)
+		// fails the whole evaluation, which denies. Without this it would
+		// only make its expression undefined, and "not blocked" true.
+		rego.StrictBuiltinErrors(true),
 	).PrepareForEval(ctx)
 	if err != nil {
 		return nil, &CompileError{Problems: problemsOf("", err)}
 	}
-	return &Policy{query: query, store: store, deterministic: isDeterministic(compiler), modules: names, sources: maps.Clone(modules), data: data}, nil
+	return &Policy{query: query, store: store, deterministic: isDeterministic(compiler), modules: names,
+		decisionAt: decisionAt, sources: maps.Clone(modules), data: data}, nil
 }
 
 // SameSources reports whether modules and data are exactly what p was
@@ -158,9 +202,25 @@ func firstOr(names []string, fallback string) string {
 	return fallback
 }
 
-func definesDecision(c *ast.Compiler) bool {
-	ref := ast.MustParseRef(DecisionQuery)
-	return len(c.GetRulesExact(ref)) > 0
+// decisionRules lists where the decision's rules are, FILE:LINE:COL, the
+// first few of them; empty when there is none.
+func decisionRules(c *ast.Compiler) string {
+	const shown = 3
+	rules := c.GetRulesExact(ast.MustParseRef(DecisionQuery))
+	at := make([]string, 0, min(len(rules), shown)+1)
+	for i, r := range rules {
+		if i == shown {
+			at = append(at, "...")
+			break
+		}
+		if loc := r.Location; loc != nil {
+			at = append(at, fmt.Sprintf("%s:%d:%d", loc.File, loc.Row, loc.Col))
+		}
+	}
+	if len(rules) > 0 && len(at) == 0 {
+		return "?"
+	}
+	return strings.Join(at, ", ")
 }
 
 func problemsOf(file string, err error) []Problem {
@@ -175,11 +235,25 @@ func problemsOf(file string, err error) []Problem {
 				}
 				p.Line, p.Col = max(e.Location.Row, 1), max(e.Location.Col, 1)
 			}
+			p.Message = explainRefused(p.Message)
 			out = append(out, p)
 		}
 		return out
 	}
 	return []Problem{{File: file, Line: 1, Col: 1, Message: err.Error()}}
+}
+
+// explainRefused turns the compiler's "undefined function" for a refused
+// built-in into why it is refused.
+func explainRefused(message string) string {
+	name, ok := strings.CutPrefix(message, "undefined function ")
+	if !ok {
+		return message
+	}
+	if why, refused := RefusedBuiltins[name]; refused {
+		return fmt.Sprintf("%s is not allowed in a policy: %s (a decision depends only on its input and the bundle data)", name, why)
+	}
+	return message
 }
 
 // Deterministic reports whether the policy's decision depends only on the

@@ -60,7 +60,16 @@ func TestDecideValidatesTheDecisionDocument(t *testing.T) {
 		{name: "negative ttl", rules: `decision := {"allow": true, "audience": ["api"], "ttl": -1}`, wantError: "non-negative"},
 		{name: "fractional ttl", rules: `decision := {"allow": true, "audience": ["api"], "ttl": 1.5}`, wantError: "whole"},
 		{name: "unknown error code", rules: `decision := {"allow": false, "error": "access_denied"}`, wantError: "access_denied"},
-		{name: "runtime error", rules: `decision := {"allow": true, "audience": [x]} if { x := 1 / 0 }`, wantError: "undefined"},
+		{name: "runtime error", rules: `decision := {"allow": true, "audience": [x]} if { x := 1 / 0 }`, wantError: "test.rego:3:56: error: eval_builtin_error: div: divide by zero"},
+		{name: "undefined says where the decision is", rules: `decision := 1 if { false }`, wantError: "its rules: test.rego:3:1"},
+		{name: "malformed says where the decision is", rules: `decision := "yes"`, wantError: "decision at test.rego:3:1"},
+		{name: "ttl 0 is the default", rules: `decision := {"allow": true, "audience": ["api"], "ttl": 0}`, want: &policy.Decision{Allow: true, Audience: []string{"api"}, Reasons: []string{}}},
+		{name: "ttl past a Duration is cut to MaxTTL", rules: `decision := {"allow": true, "audience": ["api"], "ttl": 1e10}`, want: &policy.Decision{Allow: true, Audience: []string{"api"}, TTL: policy.MaxTTL, Reasons: []string{}}},
+		{name: "ttl past int64 is cut to MaxTTL", rules: `decision := {"allow": true, "audience": ["api"], "ttl": 1e400}`, want: &policy.Decision{Allow: true, Audience: []string{"api"}, TTL: policy.MaxTTL, Reasons: []string{}}},
+		{name: "ttl in exponent form", rules: `decision := {"allow": true, "audience": ["api"], "ttl": 6e2}`, want: &policy.Decision{Allow: true, Audience: []string{"api"}, TTL: 600, Reasons: []string{}}},
+		{name: "ttl just at MaxTTL", rules: `decision := {"allow": true, "audience": ["api"], "ttl": 9223372036}`, want: &policy.Decision{Allow: true, Audience: []string{"api"}, TTL: policy.MaxTTL, Reasons: []string{}}},
+		{name: "huge negative ttl", rules: `decision := {"allow": true, "audience": ["api"], "ttl": -1e400}`, wantError: "non-negative"},
+		{name: "ttl as a string", rules: `decision := {"allow": true, "audience": ["api"], "ttl": "60"}`, wantError: "want a number"},
 		{name: "conflicting decisions", rules: "decision := {\"allow\": true, \"audience\": [\"a\"]} if { true }\ndecision := {\"allow\": false} if { true }", wantError: "evaluation failed"},
 	}
 	for _, tt := range tests {
@@ -81,6 +90,90 @@ func TestDecideValidatesTheDecisionDocument(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestABuiltinErrorFailsTheEvaluation: strict built-in errors. A guard
+// whose built-in fails is an evaluation error, with its position, never an
+// undefined guard that "not" turns into an allow.
+func TestABuiltinErrorFailsTheEvaluation(t *testing.T) {
+	p := mustCompile(t, `package tollgate.token
+
+blocked if to_number(input.request.audience[0]) > 100
+
+decision := {"allow": false} if blocked
+
+decision := {"allow": true, "audience": ["self"]} if not blocked
+`)
+	input := func(aud string) ast.Value {
+		return ast.MustParseTerm(`{"request": {"audience": ["` + aud + `"]}}`).Value
+	}
+	if d, err := p.Decide(context.Background(), input("5")); err != nil || !d.Allow {
+		t.Fatalf("audience 5: %+v, %v; want an allow", d, err)
+	}
+	d, err := p.Decide(context.Background(), input("abc"))
+	var ee *policy.EvalError
+	if !errors.As(err, &ee) {
+		t.Fatalf("audience abc: %+v, %v; want an *EvalError", d, err)
+	}
+	if ee.File != "test.rego" || ee.Line != 3 || ee.Col != 12 || ee.Code != "eval_builtin_error" || !strings.Contains(ee.Message, "to_number") {
+		t.Errorf("EvalError = %+v, want to_number's error at test.rego:3:12", ee)
+	}
+}
+
+// TestCompileRefusesBuiltinsThatReachOutside: each refused built-in is a
+// compile error at its position that says why; the pure ones compile.
+func TestCompileRefusesBuiltinsThatReachOutside(t *testing.T) {
+	refused := map[string]string{
+		"http.send":          `http.send({"method": "GET", "url": "http://127.0.0.1:1/"})`,
+		"net.lookup_ip_addr": `net.lookup_ip_addr("example.com")`,
+		"opa.runtime":        `opa.runtime()`,
+		"json.match_schema":  `json.match_schema({}, {"$ref": "file:///etc/passwd"})`,
+		"json.verify_schema": `json.verify_schema({"$ref": "https://example.com/s.json"})`,
+	}
+	for name, call := range refused {
+		t.Run(name, func(t *testing.T) {
+			_, err := compile(t, callingPolicy(call))
+			var ce *policy.CompileError
+			if !errors.As(err, &ce) {
+				t.Fatalf("Compile() error = %v, want a *CompileError", err)
+			}
+			want := "test.rego:4:7: error: " + name + " is not allowed in a policy: "
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not contain %q", err, want)
+			}
+		})
+	}
+	if len(refused) != len(policy.RefusedBuiltins) {
+		t.Errorf("the test covers %d refused built-ins, there are %d", len(refused), len(policy.RefusedBuiltins))
+	}
+	for _, pure := range []string{
+		`net.cidr_contains("10.0.0.0/8", "10.1.2.3")`,
+		`time.now_ns()`,
+		`crypto.sha256("x")`,
+		`io.jwt.decode("a.b.c")`,
+		`regex.match("^a", "abc")`,
+		`rand.intn("k", 10)`,
+	} {
+		if _, err := compile(t, callingPolicy(pure)); err != nil {
+			t.Errorf("%s: %v, want it to compile", pure, err)
+		}
+	}
+	// print and trace compile and do nothing when serving.
+	p := mustCompile(t, `package tollgate.token
+
+decision := {"allow": true, "audience": ["x"]} if {
+	print("deciding")
+	trace("deciding")
+}
+`)
+	if d, err := p.Decide(context.Background(), emptyInput); err != nil || !d.Allow {
+		t.Errorf("a policy with print and trace: %+v, %v", d, err)
+	}
+}
+
+// callingPolicy is a decision that puts what call returns in a claim.
+func callingPolicy(call string) string {
+	return "package tollgate.token\n\ndecision := {\"allow\": true, \"audience\": [\"x\"], \"claims\": {\"r\": r}} if {\n\tr := " + call + "\n}\n"
 }
 
 func equalDecisions(a, b *policy.Decision) bool {
