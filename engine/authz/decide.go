@@ -2,11 +2,13 @@ package authz
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tollgate-dev/tollgate/engine/model"
 	"github.com/tollgate-dev/tollgate/engine/oauth"
@@ -36,7 +38,15 @@ type Evaluation struct {
 	// Actor is the client id when the subject is someone else (RFC 8693 act).
 	Actor  string `json:"actor,omitempty"`
 	Cached bool   `json:"cached"`
+	// audienceLabels are the decision's audiences as metric label values
+	// (see audienceLabel), worked out once with the decision.
+	audienceLabels []string
 }
+
+// AudienceLabelOther is the metric label value of every granted audience
+// that names no declared server and is not the client itself: a policy of
+// one's own may grant any value, and each would be a new series.
+const AudienceLabelOther = "other"
 
 // resolved is a request whose names have been looked up in the snapshot.
 type resolved struct {
@@ -131,6 +141,9 @@ func (s *Snapshot) decide(ctx context.Context, req *EvalRequest, client *model.C
 		}
 	}
 	d, err := s.Policy.Decide(ctx, s.facts.input(r))
+	if err == nil {
+		err = s.checkDecision(d)
+	}
 	if err != nil {
 		return nil, oauth.Internal(err)
 	}
@@ -144,9 +157,33 @@ func (s *Snapshot) decide(ctx context.Context, req *EvalRequest, client *model.C
 	return ev, nil
 }
 
-// finish adds what tollgate makes of a decision: the actor and the capped
-// lifetime. Both depend only on the decision and the snapshot, so they are
-// cached with it.
+// checkDecision holds SPEC §4's rule whatever the policy says: every scope
+// of a token is defined by every server its aud names, since each of them
+// reads scope as its own once it finds itself in aud (RFC 9068 §4). A
+// decision that breaks it is refused (server_error, fail closed): it is a
+// bug in the policy, which the operator must see, not the caller.
+func (s *Snapshot) checkDecision(d *policy.Decision) error {
+	if !d.Allow || len(d.Scope) == 0 {
+		return nil
+	}
+	for _, aud := range d.Audience {
+		srv, ok := s.Store.ServerNamed(aud)
+		if !ok {
+			continue
+		}
+		for _, sc := range d.Scope {
+			if !slices.Contains(srv.Scopes, sc) {
+				return fmt.Errorf("policy: decision refused: it grants scope %.64q with audience %.64q, but server %s does not define that scope "+
+					"(every scope of a token must be defined by every server of its aud)", sc, aud, srv.ID)
+			}
+		}
+	}
+	return nil
+}
+
+// finish adds what tollgate makes of a decision: the actor, the capped
+// lifetime and the metric labels. They depend only on the decision and
+// the snapshot, so they are cached with it.
 func (s *Snapshot) finish(d *policy.Decision, r *resolved) *Evaluation {
 	ev := &Evaluation{Decision: d}
 	if !d.Allow {
@@ -160,13 +197,34 @@ func (s *Snapshot) finish(d *policy.Decision, r *resolved) *Evaluation {
 		ev.Actor = r.client.ID
 	}
 	ev.TTL = s.ttl(d, r.client)
+	ev.audienceLabels = make([]string, len(d.Audience))
+	for i, aud := range d.Audience {
+		ev.audienceLabels[i] = s.audienceLabel(aud, r.client)
+	}
 	return ev
+}
+
+// audienceLabel is aud as a metric label value: a declared server's
+// audience or id, or the client's own id (a token for itself), as it is;
+// anything else AudienceLabelOther. The series are then bounded by the
+// declarations, whatever a policy grants.
+func (s *Snapshot) audienceLabel(aud string, client *model.Client) string {
+	if aud == client.ID {
+		return aud
+	}
+	if _, ok := s.Store.ServerNamed(aud); ok {
+		return aud
+	}
+	return AudienceLabelOther
 }
 
 // ttl is the policy's ttl, else the client's, else the default; capped by
 // every granted server's token_ttl and by max_token_ttl.
 func (s *Snapshot) ttl(d *policy.Decision, client *model.Client) time.Duration {
-	ttl := time.Duration(d.TTL) * time.Second
+	// A policy's ttl is at most policy.MaxTTL seconds, which fits a
+	// Duration; clamping again keeps a Decision made elsewhere from
+	// overflowing into a negative lifetime, which would mean the default.
+	ttl := time.Duration(min(max(d.TTL, 0), policy.MaxTTL)) * time.Second
 	if ttl <= 0 {
 		ttl = client.TokenTTL
 	}
@@ -252,4 +310,29 @@ func (c *decisionCache) put(key string, ev *Evaluation) {
 	if _, loaded := c.entries.LoadOrStore(key, ev); !loaded {
 		c.size.Add(1)
 	}
+}
+
+// maxReasonBytes bounds a reason that tollgate writes itself into the
+// audit line and the log: a policy error may quote what the caller sent.
+const maxReasonBytes = 512
+
+// boundReason cuts reason to maxReasonBytes, on a character boundary.
+func boundReason(reason string) string {
+	if len(reason) <= maxReasonBytes {
+		return reason
+	}
+	cut := maxReasonBytes
+	for cut > 0 && !utf8.RuneStart(reason[cut]) {
+		cut--
+	}
+	return reason[:cut] + "... (cut)"
+}
+
+// policyFailure says why a decision failed (the policy's error, with its
+// position when OPA knows it), bounded, for the operator.
+func policyFailure(err error) string {
+	if cause := oauth.As(err).Cause; cause != nil {
+		return boundReason(cause.Error())
+	}
+	return boundReason(err.Error())
 }

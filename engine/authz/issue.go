@@ -132,6 +132,11 @@ func (s *Service) issue(ctx context.Context, snap *Snapshot, req *TokenRequest, 
 	eval, err := snap.decide(ctx, evalReq, client)
 	s.observer.Decided(time.Since(decideStart), eval != nil && eval.Cached)
 	if err != nil {
+		// The policy failed (fail closed): the operator learns why, in the
+		// log and the audit line; the caller only gets server_error.
+		reason := policyFailure(err)
+		ev.Reasons = []string{reason}
+		s.log.Error("policy failed; the request was denied with server_error", "client", client.ID, "error", reason)
 		return nil, client, err
 	}
 	d := eval.Decision
@@ -169,7 +174,7 @@ func (s *Service) issue(ctx context.Context, snap *Snapshot, req *TokenRequest, 
 		return nil, client, oauth.Internal(err)
 	}
 	ev.Outcome, ev.Subject, ev.Audience, ev.Scope, ev.JTI = "allow", claims.Subject, d.Audience, d.Scope, claims.ID
-	s.observer.TokenIssued(client.ID, d.Audience)
+	s.observer.TokenIssued(client.ID, eval.audienceLabels)
 	return &Token{
 		AccessToken: jwt,
 		TokenType:   "Bearer",

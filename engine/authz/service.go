@@ -3,6 +3,7 @@ package authz
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,7 @@ type Service struct {
 	assertions *assertion.Verifier
 	audit      *audit.Logger
 	observer   Observer
+	log        *slog.Logger
 	now        func() time.Time
 	// revocations outlive reloads too.
 	revocations state.Revocations
@@ -47,6 +49,9 @@ type Options struct {
 	// State keeps revocations and used assertion ids; nil keeps them in
 	// memory (state.Open without a Dir).
 	State state.Store
+	// Log is the server log, for what the operator must see that is no
+	// audit line's business alone (a policy that fails). Default: none.
+	Log *slog.Logger
 	// Now is the clock; tests set it.
 	Now func() time.Time
 }
@@ -60,6 +65,7 @@ func NewService(snap *Snapshot, opts Options) *Service {
 		throttle: opts.Throttle,
 		audit:    opts.Audit,
 		observer: opts.Observer,
+		log:      opts.Log,
 		now:      opts.Now,
 	}
 	if s.throttle == nil {
@@ -70,6 +76,9 @@ func NewService(snap *Snapshot, opts Options) *Service {
 	}
 	if s.observer == nil {
 		s.observer = nopObserver{}
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -128,6 +137,9 @@ type Observer interface {
 	ClientAuthenticated(d time.Duration, ok bool)
 	Decided(d time.Duration, cached bool)
 	Signed(d time.Duration)
+	// TokenIssued counts a token by client and audience: every audience
+	// is a declared server's audience or id, the client's own id, or
+	// AudienceLabelOther, so the values are bounded by the declarations.
 	TokenIssued(client string, audience []string)
 	// TokenRequested counts a token request's outcome: errorCode is empty
 	// on success, client is empty unless the client authenticated.

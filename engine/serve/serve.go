@@ -146,7 +146,7 @@ func New(ctx context.Context, cfg Config, stderr io.Writer) (*Server, error) {
 		}
 	}
 	s.warnUnreachableClients(snap)
-	s.svc = authz.NewService(snap, authz.Options{Keys: keys, Audit: auditLog, Observer: s.metrics, State: st})
+	s.svc = authz.NewService(snap, authz.Options{Keys: keys, Audit: auditLog, Observer: s.metrics, State: st, Log: s.log})
 	api := httpapi.NewServer(s.svc, httpapi.Options{
 		Ready:      s.ready.Load,
 		Metrics:    s.metrics.Handler(),
