@@ -20,30 +20,31 @@ import data.tollgate.impersonation.impersonating
 # single-application case asks scope=openid; it answers at userinfo.
 openid_scopes := {"openid", "profile", "email", "address", "phone"}
 
-# What each requested server grants: the scopes it defines that the client
-# may get there...
-grantable_on[id] := {s |
-	some s in input.client.reach[id].scopes
-	s in input.servers[id].scopes
-	account_may_get(id, s)
-} if {
+# Grantable: the scopes every requested server grants...
+grantable contains s if {
+	some s in input.client.reach[audience.requested_ids[0]].scopes
+	not withheld(s)
+}
+
+# A scope withheld by some requested server.
+withheld(s) if {
 	some id in audience.requested_ids
+	not grants(id, s)
+}
+
+# A server grants a scope that it defines and the client may get there...
+grants(id, s) if {
+	not impersonating
+	s in input.client.reach[id].scopes
+	s in input.servers[id].scopes
 }
 
 # ...and, when it impersonates an account, the account may get too.
-account_may_get(_, _) if not impersonating
-
-account_may_get(id, s) if {
+grants(id, s) if {
 	impersonating
+	s in input.client.reach[id].scopes
 	s in input.account.reach[id].scopes
-}
-
-# Grantable: the scopes every requested server grants...
-grantable contains s if {
-	some s in grantable_on[audience.requested_ids[0]]
-	every id in audience.requested_ids {
-		s in grantable_on[id]
-	}
+	s in input.servers[id].scopes
 }
 
 # ...or, with no audience, the OpenID scopes asked for.

@@ -141,13 +141,13 @@ func (s *Snapshot) decide(ctx context.Context, req *EvalRequest, client *model.C
 		}
 	}
 	d, err := s.Policy.Decide(ctx, s.facts.input(r))
-	if err == nil {
-		err = s.checkDecision(d)
-	}
 	if err != nil {
 		return nil, oauth.Internal(err)
 	}
-	ev := s.finish(d, r)
+	ev, err := s.finish(d, r)
+	if err != nil {
+		return nil, oauth.Internal(err)
+	}
 	if s.decisions != nil {
 		cached := *ev
 		cached.Cached = true
@@ -157,37 +157,35 @@ func (s *Snapshot) decide(ctx context.Context, req *EvalRequest, client *model.C
 	return ev, nil
 }
 
-// checkDecision holds SPEC §4's rule whatever the policy says: every scope
-// of a token is defined by every server its aud names, since each of them
-// reads scope as its own once it finds itself in aud (RFC 9068 §4). A
-// decision that breaks it is refused (server_error, fail closed): it is a
-// bug in the policy, which the operator must see, not the caller.
-func (s *Snapshot) checkDecision(d *policy.Decision) error {
-	if !d.Allow || len(d.Scope) == 0 {
-		return nil
-	}
-	for _, aud := range d.Audience {
-		srv, ok := s.Store.ServerNamed(aud)
-		if !ok {
-			continue
-		}
-		for _, sc := range d.Scope {
-			if !slices.Contains(srv.Scopes, sc) {
-				return fmt.Errorf("policy: decision refused: it grants scope %.64q with audience %.64q, but server %s does not define that scope "+
-					"(every scope of a token must be defined by every server of its aud)", sc, aud, srv.ID)
-			}
-		}
-	}
-	return nil
-}
-
 // finish adds what tollgate makes of a decision: the actor, the capped
 // lifetime and the metric labels. They depend only on the decision and
 // the snapshot, so they are cached with it.
-func (s *Snapshot) finish(d *policy.Decision, r *resolved) *Evaluation {
+//
+// It also holds SPEC §4's rule whatever the policy says: every scope of a
+// token is defined by every server its aud names (by audience or id),
+// since each of them reads scope as its own once it finds itself in aud
+// (RFC 9068 §4). A decision that breaks it is refused (server_error, fail
+// closed): it is a bug in the policy, for the operator to see, not the
+// caller.
+func (s *Snapshot) finish(d *policy.Decision, r *resolved) (*Evaluation, error) {
 	ev := &Evaluation{Decision: d}
 	if !d.Allow {
-		return ev
+		return ev, nil
+	}
+	ev.audienceLabels = make([]string, len(d.Audience))
+	for i, aud := range d.Audience {
+		srv, ok := s.Store.ServerNamed(aud)
+		if !ok {
+			ev.audienceLabels[i] = audienceLabel(aud, r.client)
+			continue
+		}
+		ev.audienceLabels[i] = aud
+		for _, sc := range d.Scope {
+			if !slices.Contains(srv.Scopes, sc) {
+				return nil, fmt.Errorf("policy: decision refused: it grants scope %.64q with audience %.64q, but server %s does not define that scope "+
+					"(every scope of a token must be defined by every server of its aud)", sc, aud, srv.ID)
+			}
+		}
 	}
 	subject := d.Subject
 	if subject == "" {
@@ -197,22 +195,15 @@ func (s *Snapshot) finish(d *policy.Decision, r *resolved) *Evaluation {
 		ev.Actor = r.client.ID
 	}
 	ev.TTL = s.ttl(d, r.client)
-	ev.audienceLabels = make([]string, len(d.Audience))
-	for i, aud := range d.Audience {
-		ev.audienceLabels[i] = s.audienceLabel(aud, r.client)
-	}
-	return ev
+	return ev, nil
 }
 
-// audienceLabel is aud as a metric label value: a declared server's
-// audience or id, or the client's own id (a token for itself), as it is;
-// anything else AudienceLabelOther. The series are then bounded by the
-// declarations, whatever a policy grants.
-func (s *Snapshot) audienceLabel(aud string, client *model.Client) string {
+// audienceLabel is the metric label value of an audience that names no
+// server: the client's own id (a token for itself) as it is, anything else
+// AudienceLabelOther. With the servers' audiences and ids, the series are
+// bounded by the declarations, whatever a policy grants.
+func audienceLabel(aud string, client *model.Client) string {
 	if aud == client.ID {
-		return aud
-	}
-	if _, ok := s.Store.ServerNamed(aud); ok {
 		return aud
 	}
 	return AudienceLabelOther

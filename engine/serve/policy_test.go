@@ -188,15 +188,20 @@ func TestAPolicyThatCallsOutDoesNotLoad(t *testing.T) {
 }
 
 // auditLine is the one audit line (on stderr) of a token request by
-// client that ended with code.
+// client that ended with code. The audit log writes behind the answer, so
+// it waits for the line.
 func auditLine(t *testing.T, srv *running, client, code string) string {
 	t.Helper()
 	var found []string
-	for _, line := range strings.Split(srv.stderr.String(), "\n") {
-		if strings.HasPrefix(line, "{") && strings.Contains(line, `"client":"`+client+`"`) && strings.Contains(line, `"error":"`+code+`"`) {
-			found = append(found, line)
+	eventually(t, "the audit line is written", func() bool {
+		found = nil
+		for _, line := range strings.Split(srv.stderr.String(), "\n") {
+			if strings.HasPrefix(line, "{") && strings.Contains(line, `"client":"`+client+`"`) && strings.Contains(line, `"error":"`+code+`"`) {
+				found = append(found, line)
+			}
 		}
-	}
+		return len(found) > 0
+	})
 	if len(found) != 1 {
 		t.Fatalf("want one audit line for %s with %s, got %q", client, code, found)
 	}
