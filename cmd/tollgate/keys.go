@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -20,10 +21,11 @@ func newKeysCommand() *cobra.Command {
 	generate := &cobra.Command{
 		Use:   "generate --alg ES256|EdDSA|RS256|PS256 --out DIR",
 		Short: "Write a new signing key as a JWK file",
-		Long: `Write a new private signing key as a JWK file (mode 0600) into --out. Serve
-with --keys DIR: the newest key signs, every key in the folder is published in
-the JWKS, so add the new key first and remove the old one once its tokens
-have expired.`,
+		Long: `Write a new private signing key as a JWK file (mode 0600) into --out: a
+private_key_jwt client's key, or the first key of a server's --keys folder. A
+key written here signs as soon as a server reads it; to change the key of a
+running server, use "tollgate keys rotate", which publishes the new key before
+it signs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			key, err := token.GenerateKey(alg)
@@ -41,7 +43,56 @@ have expired.`,
 	generate.Flags().StringVar(&alg, "alg", "ES256", "ES256, EdDSA, RS256 or PS256")
 	generate.Flags().StringVar(&out, "out", "", "folder to write the key file into (required)")
 	_ = generate.MarkFlagRequired("out")
-	cmd.AddCommand(generate, newKeysPublicCommand())
+	cmd.AddCommand(generate, newKeysRotateCommand(), newKeysPublicCommand())
+	return cmd
+}
+
+func newKeysRotateCommand() *cobra.Command {
+	opts := token.RotateOptions{}
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "rotate --keys DIR [--alg A] [--publish-ahead D] [--retire-after D]",
+		Short: "Add the next signing key, published before it signs; retire the old one",
+		Long: `Add the next signing key to the --keys folder of running servers, without a
+restart. The new key is published in the JWKS at once but signs only after
+--publish-ahead (it must exceed how long resource servers cache the JWKS: the
+JWKS says max-age=300 by default, and some caches keep it longer). The keys of
+the same algorithm it replaces are marked to leave the JWKS --retire-after the
+new key starts to sign (at least max_token_ttl, so every token they signed has
+expired by then), and the files of keys already retired are deleted. In a
+folder with no key, the new key signs at once.
+
+Every time is written into the key files (the private JWK members nbf and
+exp), so every replica serving the folder signs with the same key at the same
+moment and publishes the same keys. Servers re-read the folder when a file in
+it changes, or on SIGHUP.`,
+		Example: `  tollgate keys rotate --keys /etc/tollgate/keys
+  tollgate keys rotate --keys ./keys --alg EdDSA --publish-ahead 2h --retire-after 25h`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := token.Rotate(dir, opts)
+			out := cmd.OutOrStdout()
+			if r != nil {
+				fmt.Fprintf(out, "wrote %s key %s to %s; it signs from %s\n", r.Alg, r.KeyID, r.Path, r.SignsFrom.UTC().Format(time.RFC3339))
+				for _, k := range r.Retiring {
+					fmt.Fprintf(out, "key %s leaves the JWKS at %s\n", k.KeyID, k.RetireAt.UTC().Format(time.RFC3339))
+				}
+				for _, path := range r.Removed {
+					fmt.Fprintf(out, "removed retired key file %s\n", path)
+				}
+			}
+			if err == nil && len(r.Retiring) > 0 && opts.PublishAhead <= token.JWKSMaxAge {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: --publish-ahead %s does not exceed the JWKS max-age (%s): resource servers may see tokens of the new key before its public key\n", opts.PublishAhead, token.JWKSMaxAge)
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dir, "keys", "", "the servers' --keys folder (required)")
+	f.StringVar(&opts.Alg, "alg", "", "ES256, EdDSA, RS256 or PS256; default: that of the newest key, ES256 in an empty folder")
+	f.DurationVar(&opts.PublishAhead, "publish-ahead", token.DefaultPublishAhead, "how long the new key is published before it signs")
+	f.DurationVar(&opts.RetireAfter, "retire-after", token.DefaultRetireAfter, "how long the replaced keys stay published once the new key signs (at least max_token_ttl)")
+	_ = cmd.MarkFlagRequired("keys")
 	return cmd
 }
 

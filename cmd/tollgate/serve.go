@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tollgate-dev/tollgate/engine/serve"
+	"github.com/tollgate-dev/tollgate/engine/token"
 )
 
 func newServeCommand() *cobra.Command {
@@ -18,7 +19,8 @@ the policies in --policies, or with those of a --bundle file (tollgate bundle
 build). It logs "listening on URL" once it accepts connections. SIGHUP, or a
 change to a .hcl or .rego file (or to the bundle file, e.g. a new one renamed
 over it), reloads everything; a configuration that does not load is logged
-and the last good one keeps serving. SIGTERM and SIGINT drain in-flight
+and the last good one keeps serving. So do the signing keys: SIGHUP or a
+change in --keys re-reads them (see "tollgate keys rotate"). SIGTERM and SIGINT drain in-flight
 requests and exit 0.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -39,12 +41,13 @@ requests and exit 0.`,
 	f.StringVar(&cfg.PoliciesDir, "policies", "./policies", "folder of Rego policies (*_test.rego ignored)")
 	f.StringVar(&cfg.Bundle, "bundle", "", "bundle file (tollgate bundle build) to serve instead of --config and --policies")
 	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "listen address; port 0 picks a free port")
-	f.StringVar(&cfg.KeysDir, "keys", "", "folder of JWK signing keys (tollgate keys generate); default: an ephemeral key")
+	f.StringVar(&cfg.KeysDir, "keys", "", "folder of JWK signing keys (tollgate keys rotate), re-read on change; default: an ephemeral key")
+	f.DurationVar(&cfg.JWKSMaxAge, "jwks-max-age", token.JWKSMaxAge, "Cache-Control max-age of the JWKS; keep it below keys rotate --publish-ahead")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate: serve HTTPS")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.StringVar(&cfg.ClientCA, "client-ca", "", "PEM CA bundle: request and verify TLS client certificates (mTLS)")
 	f.StringVar(&cfg.AuditLog, "audit-log", "", "append audit JSON lines to this file instead of stderr")
-	f.BoolVar(&cfg.Watch, "watch", true, "reload when a file under --config or --policies, or the --bundle file, changes")
+	f.BoolVar(&cfg.Watch, "watch", true, "reload when a file under --config, --policies or --keys, or the --bundle file, changes")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to drain in-flight requests on SIGTERM")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "folder to keep revocations and used client assertion ids in, so they survive a restart (one server per folder); default: memory only")
 	f.DurationVar(&cfg.ShutdownDelay, "shutdown-delay", 0, "after SIGTERM, keep serving this long with /readyz failing before closing the listener")

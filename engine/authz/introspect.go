@@ -116,7 +116,7 @@ func (s *Service) Introspect(ctx context.Context, req *TokenOpRequest) (*Introsp
 // goneHolder) and not revoked; else a reason why not. An error means the
 // revocations could not be looked up.
 func (s *Service) activeClaims(ctx context.Context, snap *Snapshot, raw string) (*token.Claims, string, error) {
-	claims, err := s.keys.Verify(raw, s.now())
+	claims, err := s.keys.Load().Verify(raw, s.now())
 	if err != nil {
 		return nil, "token is not valid: " + err.Error(), nil
 	}
@@ -213,7 +213,7 @@ func (s *Service) Revoke(ctx context.Context, req *TokenOpRequest) error {
 		ev.Client, ev.Outcome, ev.Error, ev.Reasons = who.ID(), "error", oauth.As(err).Code, causeReasons(err)
 		return err
 	}
-	claims, err := s.keys.Verify(req.Token, s.now())
+	claims, err := s.keys.Load().Verify(req.Token, s.now())
 	if err != nil {
 		// Unknown or already expired: nothing to do (RFC 7009 §2.2).
 		ev.Outcome, ev.Reasons = "ignored", []string{"token is not a valid token of this server"}

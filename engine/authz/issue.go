@@ -168,7 +168,7 @@ func (s *Service) issue(ctx context.Context, snap *Snapshot, req *TokenRequest, 
 		claims.CertThumbprint = token.CertThumbprint(cert)
 	}
 	signStart := time.Now()
-	jwt, err := s.keys.Mint(claims)
+	jwt, err := s.keys.Load().Mint(claims)
 	s.observer.Signed(time.Since(signStart))
 	if err != nil {
 		return nil, client, oauth.Internal(err)

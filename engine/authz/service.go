@@ -21,8 +21,10 @@ import (
 // failed-authentication counters, the KDF cache) lives here, not in the
 // snapshot.
 type Service struct {
-	current  atomic.Pointer[Snapshot]
-	keys     *token.KeySet
+	current atomic.Pointer[Snapshot]
+	// keys are swapped on their own: the keys folder reloads apart from
+	// the configuration.
+	keys     atomic.Pointer[token.KeySet]
 	issuer   string
 	limiter  *ratelimit.Limiter
 	throttle *ratelimit.Throttle
@@ -59,7 +61,6 @@ type Options struct {
 // NewService starts serving snap.
 func NewService(snap *Snapshot, opts Options) *Service {
 	s := &Service{
-		keys:     opts.Keys,
 		issuer:   opts.Issuer,
 		limiter:  ratelimit.NewLimiter(),
 		throttle: opts.Throttle,
@@ -90,6 +91,7 @@ func NewService(snap *Snapshot, opts Options) *Service {
 	s.revocations = st
 	s.assertions = assertion.NewVerifierWith(st, s.now)
 	s.current.Store(snap)
+	s.keys.Store(opts.Keys)
 	return s
 }
 
@@ -100,8 +102,15 @@ func (s *Service) Snapshot() *Snapshot { return s.current.Load() }
 // running finish on the snapshot they started with.
 func (s *Service) Swap(snap *Snapshot) { s.current.Store(snap) }
 
-// Keys returns the signing keys.
-func (s *Service) Keys() *token.KeySet { return s.keys }
+// Keys returns the signing keys in service now.
+func (s *Service) Keys() *token.KeySet { return s.keys.Load() }
+
+// SwapKeys puts a new key set in service. Tokens of every key it
+// publishes verify; a request that loaded the old set finishes with it.
+func (s *Service) SwapKeys(keys *token.KeySet) { s.keys.Store(keys) }
+
+// JWKS is the public key set published now.
+func (s *Service) JWKS() []byte { return s.keys.Load().JWKS(s.now()) }
 
 // Issuer returns the iss value of tokens issued under snap.
 func (s *Service) Issuer(snap *Snapshot) string {

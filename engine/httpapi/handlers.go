@@ -5,7 +5,9 @@ import (
 	"crypto/x509"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tollgate-dev/tollgate/engine/assertion"
 	"github.com/tollgate-dev/tollgate/engine/authz"
@@ -170,11 +172,16 @@ func bearerToken(w http.ResponseWriter, r *http.Request) (string, error) {
 	return strings.TrimSpace(tok), nil
 }
 
-// handleJWKS publishes the public signing keys (RFC 7517 §5).
+// handleJWKS publishes the public signing keys (RFC 7517 §5). Unlike the
+// OAuth endpoints' no-store, resource servers may cache it for max-age:
+// a rotated-in key is published longer than that before it signs (see
+// token.Rotate), so a cache that honours max-age never meets an unknown
+// kid.
 func handleJWKS(s *server) http.Handler {
+	cacheControl := "public, max-age=" + strconv.Itoa(int(s.jwksMaxAge/time.Second))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "public, max-age=300")
-		writeBody(w, http.StatusOK, s.svc.Keys().JWKS())
+		w.Header().Set("Cache-Control", cacheControl)
+		writeBody(w, http.StatusOK, s.svc.JWKS())
 	})
 }
 

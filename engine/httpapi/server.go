@@ -8,10 +8,12 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/gorilla/mux"
 
 	"github.com/tollgate-dev/tollgate/engine/authz"
+	"github.com/tollgate-dev/tollgate/engine/token"
 )
 
 // MaxBodyBytes is the largest request body accepted (SPEC §6); a token
@@ -30,6 +32,9 @@ type Options struct {
 	// MutualTLS says the server verifies client certificates, so clients
 	// may authenticate with tls_client_auth; the metadata says so.
 	MutualTLS bool
+	// JWKSMaxAge is how long resource servers may cache the JWKS; zero
+	// means token.JWKSMaxAge.
+	JWKSMaxAge time.Duration
 }
 
 type server struct {
@@ -39,11 +44,16 @@ type server struct {
 	instrument     func(endpoint string, h http.Handler) http.Handler
 	mutualTLS      bool
 	metadata       atomic.Pointer[metadataDoc]
+	jwksMaxAge     time.Duration
 }
 
 // NewServer returns the HTTP handler for svc.
 func NewServer(svc *authz.Service, opts Options) http.Handler {
 	s := &server{svc: svc, ready: opts.Ready, metricsHandler: opts.Metrics, instrument: opts.Instrument, mutualTLS: opts.MutualTLS}
+	s.jwksMaxAge = opts.JWKSMaxAge
+	if s.jwksMaxAge <= 0 {
+		s.jwksMaxAge = token.JWKSMaxAge
+	}
 	if s.instrument == nil {
 		s.instrument = func(_ string, h http.Handler) http.Handler { return h }
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -44,8 +45,9 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				s.log.Info("SIGHUP: reloading configuration, policies and TLS certificates")
+				s.log.Info("SIGHUP: reloading configuration, policies, signing keys and TLS certificates")
 				_ = s.Reload(ctx)
+				_ = s.ReloadKeys()
 				if s.tls != nil {
 					if err := s.tls.reload(); err != nil {
 						s.log.Error("TLS reload failed; keeping the previous certificate", "error", err.Error())
@@ -61,6 +63,14 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		} else {
 			defer stop()
 		}
+		if cfg.KeysDir != "" {
+			stop, err := watchDirs(ctx, s.log, []string{cfg.KeysDir}, relevantKey, func() { _ = s.ReloadKeys() })
+			if err != nil {
+				s.log.Warn("not watching the keys folder for changes; SIGHUP still reloads it", "error", err.Error())
+			} else {
+				defer stop()
+			}
+		}
 	}
 	return s.Serve(ctx)
 }
@@ -75,6 +85,12 @@ func (s *Server) watch(ctx context.Context) (stop func(), err error) {
 	if s.cfg.Bundle != "" {
 		dirs, relevant = []string{filepath.Dir(s.cfg.Bundle)}, isBundle(s.cfg.Bundle)
 	}
+	return watchDirs(ctx, s.log, dirs, relevant, func() { _ = s.Reload(ctx) })
+}
+
+// watchDirs calls reload, debounced, when a relevant file under dirs
+// changes, until ctx ends or stop is called.
+func watchDirs(ctx context.Context, log *slog.Logger, dirs []string, relevant func(string) bool, reload func()) (stop func(), err error) {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, err
@@ -105,10 +121,10 @@ func (s *Server) watch(ctx context.Context) (stop func(), err error) {
 				if !ok {
 					return
 				}
-				s.log.Warn("file watcher", "error", err.Error())
+				log.Warn("file watcher", "error", err.Error())
 			case <-timer:
 				timer = nil
-				_ = s.Reload(ctx)
+				reload()
 			}
 		}
 	}()
@@ -127,6 +143,17 @@ func relevantSource(name string) bool {
 		return false
 	}
 	return strings.HasSuffix(base, ".hcl") || strings.HasSuffix(base, ".rego")
+}
+
+// relevantKey matches key files (*.json, as token.LoadDir reads) and the
+// "..data" link a Kubernetes Secret volume swaps on update; the hidden
+// temporary files tollgate keys rotate renames into place are ignored.
+func relevantKey(name string) bool {
+	base := filepath.Base(name)
+	if base == "..data" {
+		return true
+	}
+	return !strings.HasPrefix(base, ".") && strings.HasSuffix(base, ".json")
 }
 
 // isBundle matches events on the bundle file (written in place or renamed

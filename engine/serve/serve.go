@@ -46,10 +46,15 @@ type Config struct {
 	// AuditLog is a file to append audit lines to; empty means stderr.
 	AuditLog string
 	// Watch reloads on file changes under ConfigDir and PoliciesDir, or
-	// when the Bundle file is replaced.
+	// when the Bundle file is replaced, and re-reads KeysDir when a key
+	// file changes.
 	Watch bool
 	// ShutdownTimeout bounds the drain of in-flight requests.
 	ShutdownTimeout time.Duration
+	// JWKSMaxAge is the Cache-Control max-age of the JWKS; zero means
+	// token.JWKSMaxAge. Keys must be published longer than this before
+	// they sign (tollgate keys rotate --publish-ahead).
+	JWKSMaxAge time.Duration
 	// ShutdownDelay keeps serving, with /readyz answering 503, this long
 	// after SIGTERM before the listener closes, so a load balancer sees
 	// the server leave before connections are refused.
@@ -126,7 +131,7 @@ func New(ctx context.Context, cfg Config, stderr io.Writer) (*Server, error) {
 		// Nothing is served yet: the garbage goes back at once.
 		debug.FreeOSMemory()
 	}
-	keys, err := s.loadKeys(snap.Settings.SigningAlg)
+	keys, err := s.loadKeys(snap.Settings)
 	if err != nil {
 		return nil, err
 	}
@@ -152,6 +157,7 @@ func New(ctx context.Context, cfg Config, stderr io.Writer) (*Server, error) {
 		Metrics:    s.metrics.Handler(),
 		Instrument: s.metrics.Instrument,
 		MutualTLS:  s.mutualTLS(),
+		JWKSMaxAge: cfg.JWKSMaxAge,
 	})
 	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.requests.Add(1)
@@ -204,16 +210,59 @@ func sizes(snap *authz.Snapshot) map[string]int {
 	return map[string]int{"clients": c.Clients, "servers": c.Servers, "accounts": c.Accounts, "groups": c.Groups}
 }
 
-func (s *Server) loadKeys(alg string) (*token.KeySet, error) {
+// loadKeys reads --keys for the settings' signing_alg, or makes an
+// ephemeral key without it, and logs what signs and what is published.
+func (s *Server) loadKeys(settings model.Settings) (*token.KeySet, error) {
+	alg := settings.SigningAlg
 	if s.cfg.KeysDir == "" {
 		s.log.Warn("no --keys given: signing with an ephemeral key; tokens stop verifying when the process restarts", "alg", alg)
 		return token.Ephemeral(alg)
 	}
-	keys, err := token.LoadDir(s.cfg.KeysDir, alg)
+	now := time.Now()
+	keys, err := token.LoadDir(s.cfg.KeysDir, alg, now)
 	if err != nil {
 		return nil, fmt.Errorf("loading keys: %w", err)
 	}
+	attrs := []any{"dir", s.cfg.KeysDir, "alg", alg, "signing", keys.SigningKeyID(now), "published", strings.Join(keys.Published(now), ",")}
+	at, next := keys.NextChange(now)
+	if !at.IsZero() {
+		attrs = append(attrs, "next_change", at.UTC().Format(time.RFC3339), "signing_then", next)
+	}
+	s.log.Info("signing keys loaded", attrs...)
+	if !at.IsZero() && next == "" {
+		s.log.Warn("no key can sign once the next key retires: run `tollgate keys rotate` before then", "at", at.UTC().Format(time.RFC3339))
+	}
+	s.warnEarlyRetirement(keys, settings)
 	return keys, nil
+}
+
+// warnEarlyRetirement names the keys that leave the JWKS before tokens
+// of max_token_ttl they signed expire: those tokens would stop verifying.
+func (s *Server) warnEarlyRetirement(keys *token.KeySet, settings model.Settings) {
+	if early := keys.RetiredEarly(settings.MaxTokenTTL); len(early) > 0 {
+		s.log.Warn("these keys retire before the last tokens they sign expire: rotate with a --retire-after of at least max_token_ttl",
+			"keys", strings.Join(early, ","), "max_token_ttl", settings.MaxTokenTTL)
+	}
+}
+
+// ReloadKeys re-reads --keys and swaps the new key set in. A folder that
+// does not load, or in which no key can sign, keeps the last good keys:
+// logged, and counted as a failed reload.
+func (s *Server) ReloadKeys() error {
+	if s.cfg.KeysDir == "" {
+		return nil
+	}
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	start := time.Now()
+	keys, err := s.loadKeys(s.svc.Snapshot().Settings)
+	s.metrics.Reloaded(err == nil, time.Since(start), nil)
+	if err != nil {
+		s.log.Error("keys reload failed; still signing with the last good keys", "error", err.Error())
+		return err
+	}
+	s.svc.SwapKeys(keys)
+	return nil
 }
 
 // openAudit opens the audit log, buffered so that concurrent requests
@@ -413,13 +462,23 @@ func (s *Server) Reload(ctx context.Context) error {
 	defer s.reloadMu.Unlock()
 	start := time.Now()
 	snap, revision, parsed, err := s.load(ctx, true)
-	if err == nil && snap.Settings.SigningAlg != s.svc.Snapshot().Settings.SigningAlg && s.cfg.KeysDir == "" {
-		err = errors.New("signing_alg changed: restart to sign with a new ephemeral key")
+	var keys *token.KeySet
+	if err == nil && snap.Settings.SigningAlg != s.svc.Snapshot().Settings.SigningAlg {
+		if s.cfg.KeysDir == "" {
+			err = errors.New("signing_alg changed: restart to sign with a new ephemeral key")
+		} else {
+			keys, err = s.loadKeys(snap.Settings)
+		}
 	}
 	s.metrics.Reloaded(err == nil, time.Since(start), sizes(snap))
 	if err != nil {
 		s.log.Error("reload failed; still serving the last good configuration", "error", err.Error())
 		return err
+	}
+	if keys != nil {
+		s.svc.SwapKeys(keys)
+	} else if snap.Settings.MaxTokenTTL != s.svc.Snapshot().Settings.MaxTokenTTL {
+		s.warnEarlyRetirement(s.svc.Keys(), snap.Settings)
 	}
 	s.svc.Swap(snap)
 	s.returnLoadGarbage(parsed)

@@ -52,9 +52,14 @@ func CertThumbprint(cert *x509.Certificate) string {
 // payloadPool recycles claim buffers: a token payload is a few hundred bytes.
 var payloadPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
-// Mint signs c with the newest key: header {"alg","kid","typ":"at+jwt"}
-// (RFC 9068 §2.1), prepared once per key.
+// Mint signs c with the key that signs at c.IssuedAt (see KeySet):
+// header {"alg","kid","typ":"at+jwt"} (RFC 9068 §2.1), prepared once per
+// key.
 func (ks *KeySet) Mint(c *Claims) (string, error) {
+	sk := ks.signerAt(c.IssuedAt)
+	if sk == nil {
+		return "", ErrNoSigningKey
+	}
 	for name := range c.Extra {
 		if Reserved[name] {
 			return "", fmt.Errorf("token: claim %q is reserved", name)
@@ -67,7 +72,6 @@ func (ks *KeySet) Mint(c *Claims) (string, error) {
 		return "", err
 	}
 	defer func() { *bp = payload[:0]; payloadPool.Put(bp) }()
-	sk := ks.signing
 	enc := base64.RawURLEncoding
 	out := make([]byte, 0, len(sk.header)+enc.EncodedLen(len(payload))+1+enc.EncodedLen(512))
 	out = append(out, sk.header...)

@@ -31,7 +31,7 @@ func claims() *token.Claims {
 // published JWKS only, as an independent resource server would.
 func verifyAsResourceServer(t *testing.T, ks *token.KeySet, raw string) jwt.Token {
 	t.Helper()
-	set, err := jwk.Parse(ks.JWKS())
+	set, err := jwk.Parse(ks.JWKS(now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func verifyAsResourceServer(t *testing.T, ks *token.KeySet, raw string) jwt.Toke
 		t.Fatalf("resource server rejects the token: %v", err)
 	}
 	msg, _ := jws.Parse([]byte(raw))
-	if h := msg.Signatures()[0].ProtectedHeaders(); h.Type() != "at+jwt" || h.KeyID() != ks.SigningKeyID() {
+	if h := msg.Signatures()[0].ProtectedHeaders(); h.Type() != "at+jwt" || h.KeyID() != ks.SigningKeyID(now) {
 		t.Errorf("header typ %q kid %q", h.Type(), h.KeyID())
 	}
 	return tok
@@ -178,16 +178,16 @@ func TestJWKSHasPublicKeysOnly(t *testing.T) {
 		var doc struct {
 			Keys []map[string]any `json:"keys"`
 		}
-		if err := json.Unmarshal(ks.JWKS(), &doc); err != nil || len(doc.Keys) != 1 {
-			t.Fatalf("%s: JWKS %s", alg, ks.JWKS())
+		if err := json.Unmarshal(ks.JWKS(now), &doc); err != nil || len(doc.Keys) != 1 {
+			t.Fatalf("%s: JWKS %s", alg, ks.JWKS(now))
 		}
 		k := doc.Keys[0]
-		for _, private := range []string{"d", "p", "q", "dp", "dq", "qi", "iat"} {
+		for _, private := range []string{"d", "p", "q", "dp", "dq", "qi", "iat", "nbf", "exp"} {
 			if _, ok := k[private]; ok {
 				t.Errorf("%s: JWKS has %q", alg, private)
 			}
 		}
-		if k["kid"] != ks.SigningKeyID() || k["alg"] != alg || k["use"] != "sig" {
+		if k["kid"] != ks.SigningKeyID(now) || k["alg"] != alg || k["use"] != "sig" {
 			t.Errorf("%s: JWKS key %v", alg, k)
 		}
 	}
@@ -198,25 +198,27 @@ func TestLoadDirPicksTheNewestKeyAndPublishesAll(t *testing.T) {
 	older, _ := token.GenerateKey("ES256")
 	_ = older.Set("iat", now.Add(-time.Hour).Unix())
 	newer, _ := token.GenerateKey("ES256")
+	_ = newer.Set("iat", now.Add(-time.Minute).Unix())
 	eddsa, _ := token.GenerateKey("EdDSA")
+	_ = eddsa.Set("iat", now.Add(-time.Minute).Unix())
 	for _, k := range []jwk.Key{older, newer, eddsa} {
 		if _, err := token.WriteKeyFile(dir, k); err != nil {
 			t.Fatal(err)
 		}
 	}
-	ks, err := token.LoadDir(dir, "ES256")
+	ks, err := token.LoadDir(dir, "ES256", now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ks.SigningKeyID() != newer.KeyID() {
-		t.Errorf("signing kid %s, want the newer %s", ks.SigningKeyID(), newer.KeyID())
+	if ks.SigningKeyID(now) != newer.KeyID() {
+		t.Errorf("signing kid %s, want the newer %s", ks.SigningKeyID(now), newer.KeyID())
 	}
-	set, _ := jwk.Parse(ks.JWKS())
+	set, _ := jwk.Parse(ks.JWKS(now))
 	if set.Len() != 3 {
 		t.Errorf("JWKS has %d keys, want 3", set.Len())
 	}
-	oldOnly, err := token.LoadDir(dir, "EdDSA")
-	if err != nil || oldOnly.SigningKeyID() != eddsa.KeyID() {
+	oldOnly, err := token.LoadDir(dir, "EdDSA", now)
+	if err != nil || oldOnly.SigningKeyID(now) != eddsa.KeyID() {
 		t.Fatalf("EdDSA signing key: %v", err)
 	}
 	// A token signed by one key of the folder verifies with the set.
@@ -224,19 +226,19 @@ func TestLoadDirPicksTheNewestKeyAndPublishesAll(t *testing.T) {
 	if _, err := ks.Verify(raw, now); err != nil {
 		t.Errorf("a token of another key in the folder does not verify: %v", err)
 	}
-	if _, err := token.LoadDir(dir, "PS256"); err == nil || !strings.Contains(err.Error(), "keys generate --alg PS256") {
+	if _, err := token.LoadDir(dir, "PS256", now); err == nil || !strings.Contains(err.Error(), "keys rotate --alg PS256") {
 		t.Errorf("missing alg: %v", err)
 	}
 }
 
 func TestLoadDirErrors(t *testing.T) {
 	empty := t.TempDir()
-	if _, err := token.LoadDir(empty, ""); err == nil || !strings.Contains(err.Error(), "keys generate") {
+	if _, err := token.LoadDir(empty, "", now); err == nil || !strings.Contains(err.Error(), "keys rotate --keys") {
 		t.Errorf("empty dir: %v", err)
 	}
 	broken := t.TempDir()
 	_ = os.WriteFile(filepath.Join(broken, "bad.json"), []byte("{not json"), 0o600)
-	if _, err := token.LoadDir(broken, ""); err == nil || !strings.Contains(err.Error(), "bad.json") {
+	if _, err := token.LoadDir(broken, "", now); err == nil || !strings.Contains(err.Error(), "bad.json") {
 		t.Errorf("broken file: %v", err)
 	}
 	public := t.TempDir()
@@ -244,7 +246,7 @@ func TestLoadDirErrors(t *testing.T) {
 	pub, _ := key.PublicKey()
 	body, _ := json.Marshal(pub)
 	_ = os.WriteFile(filepath.Join(public, "pub.json"), body, 0o600)
-	if _, err := token.LoadDir(public, ""); err == nil || !strings.Contains(err.Error(), "public key") {
+	if _, err := token.LoadDir(public, "", now); err == nil || !strings.Contains(err.Error(), "public key") {
 		t.Errorf("public key: %v", err)
 	}
 }

@@ -42,7 +42,7 @@ func invalid(format string, args ...any) error {
 }
 
 // Verify checks a token as a resource server should (RFC 9068 §4): typ
-// at+jwt, a kid of this set, the alg of that key (never "none", never
+// at+jwt, a kid of this set that is published at now, the alg of that key (never "none", never
 // another), the signature, and exp/nbf at now. It returns the claims.
 func (ks *KeySet) Verify(raw string, now time.Time) (*Claims, error) {
 	if len(raw) > 16<<10 {
@@ -68,6 +68,9 @@ func (ks *KeySet) Verify(raw string, now time.Time) (*Claims, error) {
 	key, ok := ks.byKID[h.Kid]
 	if !ok {
 		return nil, invalid("unknown kid")
+	}
+	if key.retiredAt(now) {
+		return nil, invalid("its key is retired")
 	}
 	if h.Alg != key.alg {
 		return nil, invalid("alg %q does not match the key", h.Alg)
