@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -32,5 +33,21 @@ func TestKeysRotatePublishesAheadAndRetires(t *testing.T) {
 	_, errOut, code = tollgate(t, nil, "", "keys", "rotate")
 	if code != 1 || !strings.Contains(errOut, `"keys" not set`) {
 		t.Errorf("without --keys: exit %d %q", code, errOut)
+	}
+}
+
+// TestHealthcheckExitsByStatus: 0 when the server is ready, 1 with the
+// reason otherwise.
+func TestHealthcheckExitsByStatus(t *testing.T) {
+	srv := serveUntilDone(t, filepath.Join(repoRoot, "config"))
+	if _, errOut, code := tollgate(t, nil, "", "healthcheck", "--url", srv.URL()+"/readyz"); code != 0 {
+		t.Errorf("ready server: exit %d %s", code, errOut)
+	}
+	_, errOut, code := tollgate(t, map[string]string{"TOLLGATE_URL": srv.URL() + "/nowhere"}, "", "healthcheck")
+	if code != 1 || !strings.Contains(errOut, "404") {
+		t.Errorf("a 404: exit %d %q", code, errOut)
+	}
+	if _, _, code := tollgate(t, nil, "", "healthcheck", "--url", "http://127.0.0.1:1/readyz", "--timeout", "1s"); code != 1 {
+		t.Errorf("nothing listening: exit %d", code)
 	}
 }

@@ -41,6 +41,7 @@ TOLLGATE_ADDR=0.0.0.0:8443 or TOLLGATE_TLS_CERT=/etc/tollgate/tls.crt.`,
 		newSecretCommand(),
 		newKeysCommand(),
 		newTokenCommand(getenv),
+		newHealthcheckCommand(),
 		newVersionCommand(),
 	)
 	return root
