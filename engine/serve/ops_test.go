@@ -172,7 +172,10 @@ func TestReloadOnFileChangeAndSIGHUP(t *testing.T) {
 func TestReloadUnderLoad(t *testing.T) {
 	dir := copyConfig(t)
 	srv := start(t, serve.Config{ConfigDir: dir})
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	// A fixed number of reloads under load, not a time window: on a busy
+	// machine a reload takes longer, and that is no failure.
+	const wantReloads = 10
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
 	var ok, failed atomic.Int64
@@ -207,7 +210,7 @@ func TestReloadUnderLoad(t *testing.T) {
 		}()
 	}
 	reloads := 0
-	for i := 0; ctx.Err() == nil; i++ {
+	for i := 0; reloads < wantReloads; i++ {
 		time.Sleep(200 * time.Millisecond)
 		if i%2 == 0 {
 			writeFile(t, filepath.Join(dir, "extra.hcl"), extraClient(fmt.Sprintf("extra-%d", i)))
@@ -219,8 +222,9 @@ func TestReloadUnderLoad(t *testing.T) {
 		}
 		reloads++
 	}
+	cancel()
 	wg.Wait()
-	if failed.Load() != 0 || ok.Load() == 0 || reloads < 10 {
+	if failed.Load() != 0 || ok.Load() == 0 {
 		t.Fatalf("%d ok, %d failed, %d reloads", ok.Load(), failed.Load(), reloads)
 	}
 	t.Logf("%d tokens, %d reloads, 0 failures", ok.Load(), reloads)
