@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -122,12 +119,13 @@ func (s *Snapshot) Evaluate(ctx context.Context, req *EvalRequest) (*Evaluation,
 // The cache is looked up twice: first by the request exactly as it came
 // (a service repeating its request skips even the name lookups), then by
 // its canonical form (resolved names, sorted scopes), which is what the
-// policy sees.
+// policy sees. A decision about an audience that names no server is not
+// kept (see namesOnlyServers).
 func (s *Snapshot) decide(ctx context.Context, req *EvalRequest, client *model.Client) (*Evaluation, error) {
 	var asSent string
 	if s.decisions != nil {
 		asSent = requestKey(client.ID, req)
-		if ev, ok := s.decisions.get(asSent); ok {
+		if ev, ok := s.decisions.Get(asSent); ok {
 			return ev, nil
 		}
 	}
@@ -135,8 +133,8 @@ func (s *Snapshot) decide(ctx context.Context, req *EvalRequest, client *model.C
 	var canonical string
 	if s.decisions != nil {
 		canonical = resolvedKey(r)
-		if ev, ok := s.decisions.get(canonical); ok {
-			s.decisions.put(asSent, ev)
+		if ev, ok := s.decisions.Get(canonical); ok {
+			s.decisions.Put(asSent, ev)
 			return ev, nil
 		}
 	}
@@ -148,11 +146,11 @@ func (s *Snapshot) decide(ctx context.Context, req *EvalRequest, client *model.C
 	if err != nil {
 		return nil, oauth.Internal(err)
 	}
-	if s.decisions != nil {
+	if s.decisions != nil && s.namesOnlyServers(r) {
 		cached := *ev
 		cached.Cached = true
-		s.decisions.put(canonical, &cached)
-		s.decisions.put(asSent, &cached)
+		s.decisions.Put(canonical, &cached)
+		s.decisions.Put(asSent, &cached)
 	}
 	return ev, nil
 }
@@ -231,76 +229,6 @@ func (s *Snapshot) ttl(d *policy.Decision, client *model.Client) time.Duration {
 		ttl = s.Settings.MaxTokenTTL
 	}
 	return ttl
-}
-
-// Cache keys separate their parts with bytes that cannot occur in a
-// client id, an auth method, an audience or a scope token, and start with
-// a byte that tells the two kinds of key apart.
-const (
-	keyRaw       = 'r'
-	keyCanonical = 'c'
-	sepMethod    = 0
-	sepAudience  = 1
-	sepScope     = 2
-)
-
-func requestKey(clientID string, req *EvalRequest) string {
-	return cacheKey(keyRaw, clientID, req.AuthMethod, req.Audience, req.Scope)
-}
-
-func resolvedKey(r *resolved) string {
-	return cacheKey(keyCanonical, r.client.ID, r.authMethod, r.audience, r.scope)
-}
-
-func cacheKey(kind byte, clientID, authMethod string, audience, scope []string) string {
-	var b strings.Builder
-	b.WriteByte(kind)
-	b.WriteString(clientID)
-	b.WriteByte(sepMethod)
-	b.WriteString(authMethod)
-	for _, a := range audience {
-		b.WriteByte(sepAudience)
-		b.WriteString(a)
-	}
-	for _, sc := range scope {
-		b.WriteByte(sepScope)
-		b.WriteString(sc)
-	}
-	return b.String()
-}
-
-// decisionCache memoizes the evaluations of a deterministic policy within
-// one snapshot; a reload starts a new one. Readers take no lock. When it
-// is full it is emptied and refills with what is asked for now: bounded
-// memory, and a flood of one-off requests cannot keep the regular ones
-// out for long.
-type decisionCache struct {
-	entries sync.Map // key -> *Evaluation
-	size    atomic.Int64
-	max     int64
-}
-
-func newDecisionCache(max int) *decisionCache { return &decisionCache{max: int64(max)} }
-
-func (c *decisionCache) get(key string) (*Evaluation, bool) {
-	ev, ok := c.entries.Load(key)
-	if !ok {
-		return nil, false
-	}
-	return ev.(*Evaluation), true
-}
-
-func (c *decisionCache) put(key string, ev *Evaluation) {
-	// One goroutine empties a full cache: the counter goes to zero first,
-	// so entries stored while the map is cleared are counted though gone
-	// (the next emptying comes a little early), never stored uncounted
-	// (which would let the map outgrow max).
-	if n := c.size.Load(); n >= c.max && c.size.CompareAndSwap(n, 0) {
-		c.entries.Clear()
-	}
-	if _, loaded := c.entries.LoadOrStore(key, ev); !loaded {
-		c.size.Add(1)
-	}
 }
 
 // maxReasonBytes bounds a reason that tollgate writes itself into the

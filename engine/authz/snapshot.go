@@ -32,9 +32,6 @@ type Snapshot struct {
 	decisions *decisionCache // nil when the policy is not deterministic
 }
 
-// DecisionCacheSize bounds the memoized decisions of one snapshot.
-const DecisionCacheSize = 65536
-
 // NewSnapshot builds a snapshot from a validated configuration and a
 // compiled policy. kdfCache may be shared between snapshots: its entries
 // are keyed by the stored hash, so they stay correct across reloads.
@@ -69,7 +66,7 @@ func newSnapshot(cfg *model.Config, pol *policy.Policy, kdfCache *clientauth.Cac
 		facts:    newFacts(st),
 	}
 	if pol.Deterministic() {
-		snap.decisions = newDecisionCache(DecisionCacheSize)
+		snap.decisions = newDecisionCache(DecisionCacheBytes)
 	}
 	return snap, nil
 }
