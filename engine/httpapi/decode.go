@@ -72,6 +72,12 @@ func decodeBody(w http.ResponseWriter, r *http.Request) (params, error) {
 		// Parameters such as charset change nothing for either type.
 		mediaType, _, _ = mime.ParseMediaType(mediaType)
 	}
+	if mediaType != "application/json" && looksLikeJSON(body) {
+		// Without this, a JSON body read as a form is one parameter named
+		// after the whole document, and the caller hears that grant_type
+		// is missing.
+		return nil, oauth.New(oauth.InvalidRequest, "the body looks like JSON; send Content-Type: application/json")
+	}
 	var p params
 	switch mediaType {
 	case formType:
@@ -107,6 +113,71 @@ func decodeBody(w http.ResponseWriter, r *http.Request) (params, error) {
 		}
 	}
 	return p, p.check()
+}
+
+// looksLikeJSON says whether body starts as a JSON object or array does;
+// no form begins with a brace or a bracket.
+func looksLikeJSON(body []byte) bool {
+	for _, c := range body {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		case '{', '[':
+			return true
+		}
+		return false
+	}
+	return false
+}
+
+// Bounds of the values a token request names (SPEC §6: nothing a caller
+// sends is kept or logged unbounded). They are far above what a real
+// client sends and keep what one request can make the engine hold, match
+// and echo small.
+const (
+	// MaxValueBytes bounds each audience and resource value and each
+	// scope token.
+	MaxValueBytes = 2048
+	// MaxTargets bounds the audience and resource values of a request,
+	// together.
+	MaxTargets = 32
+	// MaxScopeTokens bounds the tokens of the scope parameter.
+	MaxScopeTokens = 64
+)
+
+// checkBounds refuses a token request whose audience, resource or scope
+// values pass their bounds, before anything is looked up, kept or logged.
+func checkBounds(req *authz.TokenRequest) error {
+	if len(req.Audience)+len(req.Resource) > MaxTargets {
+		return oauth.New(oauth.InvalidRequest, "at most %d audience and resource values are accepted", MaxTargets)
+	}
+	for _, list := range []struct {
+		name   string
+		values []string
+	}{{"an audience", req.Audience}, {"a resource", req.Resource}} {
+		for _, v := range list.values {
+			if len(v) > MaxValueBytes {
+				return oauth.New(oauth.InvalidRequest, "%s value is longer than %d bytes", list.name, MaxValueBytes)
+			}
+		}
+	}
+	tokens, start := 0, 0
+	for i := 0; i <= len(req.Scope); i++ {
+		if i < len(req.Scope) && req.Scope[i] != ' ' {
+			continue
+		}
+		if i > start {
+			tokens++
+			if i-start > MaxValueBytes {
+				return oauth.New(oauth.InvalidRequest, "a scope token is longer than %d bytes", MaxValueBytes)
+			}
+		}
+		start = i + 1
+	}
+	if tokens > MaxScopeTokens {
+		return oauth.New(oauth.InvalidRequest, "at most %d scope tokens are accepted", MaxScopeTokens)
+	}
+	return nil
 }
 
 // decodeJSON accepts an object of strings, or of arrays of strings for the

@@ -58,6 +58,9 @@ func decodeTokenRequest(w http.ResponseWriter, r *http.Request) (*authz.TokenReq
 	if req.Scope, err = p.single("scope"); err != nil {
 		return nil, err
 	}
+	if err := checkBounds(req); err != nil {
+		return nil, err
+	}
 	return req, nil
 }
 
