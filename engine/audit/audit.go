@@ -2,6 +2,12 @@
 // revocation decision (SPEC §6). An Event has no field for a secret, a
 // secret hash, a client assertion or a token, and must never get one: the
 // audit log is read by more people than the credentials are.
+//
+// Every value may come from a caller, so every one is bounded (SPEC §6):
+// a string is cut at MaxValueBytes, a list at MaxListItems or
+// MaxListBytes, reasons at MaxReasons or MaxReasonsBytes, each with a
+// marker saying what was left out. A line is bounded whatever a request
+// holds.
 package audit
 
 import (
@@ -54,6 +60,21 @@ type Logger struct {
 	done      chan struct{}
 }
 
+// Bounds of an audit line's values.
+const (
+	// MaxValueBytes bounds each string, and each item of the audience and
+	// scope lists.
+	MaxValueBytes = 512
+	// MaxListItems and MaxListBytes bound the audience and scope lists.
+	MaxListItems = 64
+	MaxListBytes = 8 << 10
+	// MaxReasonBytes bounds each reason; MaxReasons and MaxReasonsBytes
+	// bound them all.
+	MaxReasonBytes  = 1 << 10
+	MaxReasons      = 16
+	MaxReasonsBytes = 4 << 10
+)
+
 // maxPending bounds the lines waiting for a slow disk.
 const maxPending = 4 << 20
 
@@ -90,12 +111,12 @@ func (l *Logger) Log(e *Event) {
 	b = appendString(b, "event", e.Event)
 	b = appendString(b, "client", e.Client)
 	b = appendString(b, "subject", e.Subject)
-	b = appendStrings(b, "audience", e.Audience)
-	b = appendStrings(b, "scope", e.Scope)
+	b = appendStrings(b, "audience", e.Audience, listBounds)
+	b = appendStrings(b, "scope", e.Scope, listBounds)
 	b = appendString(b, "jti", e.JTI)
 	b = appendString(b, "outcome", e.Outcome)
 	b = appendString(b, "error", e.Error)
-	b = appendStrings(b, "reasons", e.Reasons)
+	b = appendStrings(b, "reasons", e.Reasons, reasonBounds)
 	b = appendString(b, "remote_addr", e.RemoteAddr)
 	b = append(b, `,"duration_ms":`...)
 	b = strconv.AppendFloat(b, float64(e.Duration)/float64(time.Millisecond), 'f', 3, 64)
@@ -187,21 +208,39 @@ func appendString(b []byte, key, value string) []byte {
 	b = append(b, ',', '"')
 	b = append(b, key...)
 	b = append(b, '"', ':')
-	return jsonstr.Append(b, value)
+	return jsonstr.AppendTruncated(b, value, MaxValueBytes)
 }
 
-func appendStrings(b []byte, key string, values []string) []byte {
+// bounds are a list's: per item, items, and all items' bytes.
+type bounds struct{ itemBytes, items, totalBytes int }
+
+var (
+	listBounds   = bounds{MaxValueBytes, MaxListItems, MaxListBytes}
+	reasonBounds = bounds{MaxReasonBytes, MaxReasons, MaxReasonsBytes}
+)
+
+// appendStrings appends the values within bound; when some are left out,
+// a last item says how many: "…(12 more)".
+func appendStrings(b []byte, key string, values []string, bound bounds) []byte {
 	if len(values) == 0 {
 		return b
 	}
 	b = append(b, ',', '"')
 	b = append(b, key...)
 	b = append(b, '"', ':', '[')
+	used := 0
 	for i, v := range values {
+		used += min(len(v), bound.itemBytes)
+		if i == bound.items || (i > 0 && used > bound.totalBytes) {
+			b = append(b, `,"…(`...)
+			b = strconv.AppendInt(b, int64(len(values)-i), 10)
+			b = append(b, ` more)"`...)
+			break
+		}
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = jsonstr.Append(b, v)
+		b = jsonstr.AppendTruncated(b, v, bound.itemBytes)
 	}
 	return append(b, ']')
 }

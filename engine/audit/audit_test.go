@@ -175,3 +175,61 @@ func BenchmarkLog(b *testing.B) {
 		l.Log(e)
 	}
 }
+
+// TestLogBoundsEveryValue: however large the values of an event, its line
+// is bounded, stays valid JSON, and marks what it left out.
+func TestLogBoundsEveryValue(t *testing.T) {
+	huge := strings.Repeat("v", 64<<10)
+	many := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = strconv.Itoa(i) + huge[:2<<10]
+		}
+		return out
+	}
+	var buf bytes.Buffer
+	audit.New(&buf).Log(&audit.Event{
+		Event: "token", Client: huge, Subject: huge, JTI: huge, RemoteAddr: huge, Error: huge, Outcome: huge,
+		Audience: many(1000), Scope: many(1000), Reasons: append(many(100), huge),
+	})
+	line := buf.String()
+	if max := 6*(audit.MaxValueBytes+32) + 2*(audit.MaxListBytes+audit.MaxValueBytes+64) + audit.MaxReasonsBytes + audit.MaxReasonBytes + 512; len(line) > max {
+		t.Errorf("a line of %d bytes, want at most %d", len(line), max)
+	}
+	var e struct {
+		Client   string   `json:"client"`
+		Audience []string `json:"audience"`
+		Reasons  []string `json:"reasons"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &e); err != nil {
+		t.Fatalf("invalid JSON: %v", err)
+	}
+	if !strings.HasSuffix(e.Client, "…(65024 more bytes)") {
+		t.Errorf("client is not marked as cut: ...%s", e.Client[len(e.Client)-30:])
+	}
+	if last := e.Reasons[len(e.Reasons)-1]; !strings.HasPrefix(last, "…(") || !strings.HasSuffix(last, " more)") {
+		t.Errorf("the reasons do not say how many were left out: %q", last)
+	}
+	if len(e.Audience) > audit.MaxListItems+1 {
+		t.Errorf("%d audiences", len(e.Audience))
+	}
+}
+
+// TestLogBoundsTheReasonsByCount: many short reasons are cut at
+// MaxReasons, the last item counting the rest.
+func TestLogBoundsTheReasonsByCount(t *testing.T) {
+	reasons := make([]string, 40)
+	for i := range reasons {
+		reasons[i] = "r" + strconv.Itoa(i)
+	}
+	var buf bytes.Buffer
+	audit.New(&buf).Log(&audit.Event{Event: "token", Reasons: reasons})
+	var e struct{ Reasons []string }
+	if err := json.Unmarshal(buf.Bytes(), &e); err != nil {
+		t.Fatal(err)
+	}
+	want := append(append([]string(nil), reasons[:audit.MaxReasons]...), "…(24 more)")
+	if !reflect.DeepEqual(e.Reasons, want) {
+		t.Errorf("reasons = %q, want %q", e.Reasons, want)
+	}
+}

@@ -1,0 +1,46 @@
+package jsonstr
+
+import (
+	"strconv"
+	"unicode/utf8"
+)
+
+// Truncate returns s if it has at most max bytes, else its first max
+// bytes or fewer (cut before a character, never inside one) followed by a
+// marker saying how many bytes were left out: "…(1234 more bytes)". It is
+// how a caller's value is bounded before it goes into a log line or an
+// error description.
+func Truncate(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := cutAt(s, max)
+	return string(appendMarker(append(make([]byte, 0, cut+24), s[:cut]...), len(s)-cut))
+}
+
+// AppendTruncated appends Truncate(s, max) to b as a quoted JSON string,
+// without building it first.
+func AppendTruncated(b []byte, s string, max int) []byte {
+	if len(s) <= max {
+		return Append(b, s)
+	}
+	cut := cutAt(s, max)
+	b = Append(b, s[:cut])
+	b = appendMarker(b[:len(b)-1], len(s)-cut) // the marker needs no escaping
+	return append(b, '"')
+}
+
+// cutAt is the largest index at most max where a character starts.
+func cutAt(s string, max int) int {
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return cut
+}
+
+func appendMarker(b []byte, left int) []byte {
+	b = append(b, "…("...)
+	b = strconv.AppendInt(b, int64(left), 10)
+	return append(b, " more bytes)"...)
+}
