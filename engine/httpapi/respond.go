@@ -61,7 +61,7 @@ func writeError(w http.ResponseWriter, err error) {
 	if oe.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(oe.RetryAfter))
 	}
-	body := errorBody{Error: oe.Code, ErrorDescription: oe.Description}
+	body := errorBody{Error: oe.Code, ErrorDescription: oe.PublicDescription()}
 	if status >= 500 {
 		// Internal causes stay internal.
 		body.ErrorDescription = "the server could not process the request"
@@ -70,7 +70,7 @@ func writeError(w http.ResponseWriter, err error) {
 }
 
 func bearerChallenge(oe *oauth.Error) string {
-	return fmt.Sprintf(`Bearer realm="tollgate", error=%q, error_description=%q`, oe.Code, sanitizeQuoted(oe.Description))
+	return fmt.Sprintf(`Bearer realm="tollgate", error=%q, error_description=%q`, oe.Code, sanitizeQuoted(oe.PublicDescription()))
 }
 
 // sanitizeQuoted keeps a header parameter within RFC 6750 §3's allowed

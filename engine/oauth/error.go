@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/tollgate-dev/tollgate/engine/jsonstr"
 )
 
 // Error codes of RFC 6749 §5.2, RFC 8707 §2 and RFC 6750 §3.1.
@@ -36,11 +38,22 @@ type Error struct {
 	Cause error
 }
 
+// MaxDescriptionBytes bounds the description a caller is sent: a policy's
+// denial text, and many of ours, name the values the caller sent, which
+// are theirs to make long (SPEC §6).
+const MaxDescriptionBytes = 1 << 10
+
+// PublicDescription is the description as the caller gets it: cut at
+// MaxDescriptionBytes, with a marker saying how much was left out.
+func (e *Error) PublicDescription() string {
+	return jsonstr.Truncate(e.Description, MaxDescriptionBytes)
+}
+
 func (e *Error) Error() string {
 	if e.Cause != nil {
-		return fmt.Sprintf("%s: %s: %v", e.Code, e.Description, e.Cause)
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.PublicDescription(), e.Cause)
 	}
-	return e.Code + ": " + e.Description
+	return e.Code + ": " + e.PublicDescription()
 }
 
 // Unwrap returns the internal cause.
