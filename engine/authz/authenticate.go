@@ -58,6 +58,9 @@ func (s *Service) authenticate(snap *Snapshot, creds Credentials, remoteAddr str
 	if creds.Method == "" || creds.ID == "" {
 		return clientauth.Principal{}, errInvalidClient()
 	}
+	if err := snap.refuseOverlongID(creds.ID); err != nil {
+		return clientauth.Principal{}, err
+	}
 	now := s.now()
 	if blocked, retry := s.throttle.Check(creds.ID, remoteAddr, now); blocked {
 		e := oauth.New(oauth.SlowDown, "too many failed authentication attempts; retry later")

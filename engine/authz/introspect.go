@@ -59,7 +59,7 @@ type TokenOpRequest struct {
 func (s *Service) Introspect(ctx context.Context, req *TokenOpRequest) (*Introspection, error) {
 	start := time.Now()
 	snap := s.current.Load()
-	ev := &audit.Event{Event: "introspect", Client: req.Credentials.ID, RemoteAddr: req.RemoteAddr}
+	ev := &audit.Event{Event: "introspect", Client: snap.auditID(req.Credentials.ID), RemoteAddr: req.RemoteAddr}
 	defer func() {
 		ev.Time, ev.Duration = start, time.Since(start)
 		s.audit.Log(ev)
@@ -191,7 +191,7 @@ func callerMayIntrospect(who clientauth.Principal, claims *token.Claims) bool {
 func (s *Service) Revoke(ctx context.Context, req *TokenOpRequest) error {
 	start := time.Now()
 	snap := s.current.Load()
-	ev := &audit.Event{Event: "revoke", Client: req.Credentials.ID, RemoteAddr: req.RemoteAddr}
+	ev := &audit.Event{Event: "revoke", Client: snap.auditID(req.Credentials.ID), RemoteAddr: req.RemoteAddr}
 	defer func() {
 		ev.Time, ev.Duration = start, time.Since(start)
 		s.audit.Log(ev)

@@ -56,7 +56,7 @@ func (t *Token) AppendJSON(b []byte) []byte {
 func (s *Service) Issue(ctx context.Context, req *TokenRequest) (*Token, error) {
 	start := time.Now()
 	snap := s.current.Load()
-	ev := &audit.Event{Event: "token", Client: req.Credentials.ID, RemoteAddr: req.RemoteAddr}
+	ev := &audit.Event{Event: "token", Client: snap.auditID(req.Credentials.ID), RemoteAddr: req.RemoteAddr}
 	tok, client, err := s.issue(ctx, snap, req, ev)
 	ev.Time, ev.Duration = start, time.Since(start)
 	if client != nil {

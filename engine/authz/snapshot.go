@@ -30,6 +30,8 @@ type Snapshot struct {
 	secrets   *clientauth.Index
 	facts     *facts
 	decisions *decisionCache // nil when the policy is not deterministic
+	// maxIDBytes is the longest declared client or server id.
+	maxIDBytes int
 }
 
 // NewSnapshot builds a snapshot from a validated configuration and a
@@ -64,6 +66,8 @@ func newSnapshot(cfg *model.Config, pol *policy.Policy, kdfCache *clientauth.Cac
 		Loaded:   time.Now(),
 		secrets:  secrets,
 		facts:    newFacts(st),
+
+		maxIDBytes: longestID(cfg),
 	}
 	if pol.Deterministic() {
 		snap.decisions = newDecisionCache(DecisionCacheBytes)
