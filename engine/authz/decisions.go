@@ -80,7 +80,7 @@ const (
 // string, list and claim they point to. An evaluation kept under two keys
 // is counted twice, which errs on the safe side.
 func evaluationSize(ev *Evaluation) int {
-	n := int(unsafe.Sizeof(*ev)) + len(ev.Actor)
+	n := int(unsafe.Sizeof(*ev)) + len(ev.Actor) + stringsSize(ev.audienceLabels)
 	d := ev.Decision
 	if d == nil {
 		return n
