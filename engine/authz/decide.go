@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
-	"unicode/utf8"
 
+	"github.com/tollgate-dev/tollgate/engine/jsonstr"
 	"github.com/tollgate-dev/tollgate/engine/model"
 	"github.com/tollgate-dev/tollgate/engine/oauth"
 	"github.com/tollgate-dev/tollgate/engine/policy"
@@ -235,23 +235,11 @@ func (s *Snapshot) ttl(d *policy.Decision, client *model.Client) time.Duration {
 // audit line and the log: a policy error may quote what the caller sent.
 const maxReasonBytes = 512
 
-// boundReason cuts reason to maxReasonBytes, on a character boundary.
-func boundReason(reason string) string {
-	if len(reason) <= maxReasonBytes {
-		return reason
-	}
-	cut := maxReasonBytes
-	for cut > 0 && !utf8.RuneStart(reason[cut]) {
-		cut--
-	}
-	return reason[:cut] + "... (cut)"
-}
-
 // policyFailure says why a decision failed (the policy's error, with its
 // position when OPA knows it), bounded, for the operator.
 func policyFailure(err error) string {
 	if cause := oauth.As(err).Cause; cause != nil {
-		return boundReason(cause.Error())
+		return jsonstr.Truncate(cause.Error(), maxReasonBytes)
 	}
-	return boundReason(err.Error())
+	return jsonstr.Truncate(err.Error(), maxReasonBytes)
 }
