@@ -3,6 +3,7 @@ package token_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -304,5 +305,51 @@ func BenchmarkVerify(b *testing.B) {
 		if _, err := ks.Verify(raw, now); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestVerifyReadsTokensAsTheRFCsWriteThem: each case is a token that the
+// fixed keys really signed, so only the parsing decides. Verify used to
+// accept most of the refused ones (it read names case-insensitively,
+// ignored crit, overflowed a far nbf into the past, took a null or empty
+// aud, skipped line breaks and odd trailing bits in base64) and to refuse
+// a fractional exp; the differential fuzz targets found them against jwx.
+func TestVerifyReadsTokensAsTheRFCsWriteThem(t *testing.T) {
+	fk := loadFuzzKeys(t)
+	h := fk.header(0)
+	exp := fuzzNow.Add(time.Hour).Unix()
+	signed := func(header, payload string) string { return fk.sign(t, 0, b64(header)+"."+b64(payload)) }
+	good := fmt.Sprintf(`{"aud":"a","exp":%d}`, exp)
+	// The last character of a 2-byte segment carries 2 unused bits.
+	tamperBits := func(seg string) string {
+		alphabet := "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+		last := strings.IndexByte(alphabet, seg[len(seg)-1])
+		return seg[:len(seg)-1] + string(alphabet[last|1])
+	}
+	for _, tc := range []struct {
+		name, raw string
+		ok        bool
+	}{
+		{"a fractional exp", signed(h, fmt.Sprintf(`{"aud":"a","exp":%d.75}`, exp)), true},
+		{"an exponent in exp", signed(h, fmt.Sprintf(`{"aud":"a","exp":%de0}`, exp)), true},
+		{"header names in capitals", signed(strings.NewReplacer(`"alg"`, `"ALG"`, `"kid"`, `"KID"`, `"typ"`, `"TYP"`).Replace(h), good), false},
+		{"claim names in capitals", signed(h, fmt.Sprintf(`{"AUD":"a","EXP":%d}`, exp)), false},
+		{"crit", signed(h[:len(h)-1]+`,"crit":["exp"],"exp":1}`, good), false},
+		{"b64", signed(h[:len(h)-1]+`,"b64":true}`, good), false},
+		{"an nbf past the year 9999", signed(h, fmt.Sprintf(`{"aud":"a","exp":%d,"nbf":9223372036854775807}`, exp)), false},
+		{"an exp as a string", signed(h, fmt.Sprintf(`{"aud":"a","exp":"%d"}`, exp)), false},
+		{"aud null", signed(h, fmt.Sprintf(`{"aud":null,"exp":%d}`, exp)), false},
+		{"aud empty", signed(h, fmt.Sprintf(`{"aud":[],"exp":%d}`, exp)), false},
+		{"bytes after the payload", signed(h, good+"x"), false},
+		{"a line break in the header", fk.sign(t, 0, b64(h)[:10]+"\r\n"+b64(h)[10:]+"."+b64(good)), false},
+		{"padding", fk.sign(t, 0, b64(h)+"=."+b64(good)), false},
+		{"odd trailing bits", fk.sign(t, 0, b64(h)+"."+tamperBits(b64(good+" "))), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := fk.set.Verify(tc.raw, fuzzNow)
+			if (err == nil) != tc.ok {
+				t.Errorf("Verify() = %v, want accepted %v", err, tc.ok)
+			}
+		})
 	}
 }
