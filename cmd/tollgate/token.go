@@ -52,14 +52,14 @@ a one-minute assertion is signed (RFC 7523).`,
 			defer cancel()
 			httpClient := &http.Client{Timeout: 15 * time.Second}
 			ctx = context.WithValue(ctx, oauth2.HTTPClient, httpClient)
-			tokenURL, err := discoverTokenEndpoint(ctx, httpClient, issuer)
+			meta, err := discover(ctx, httpClient, issuer)
 			if err != nil {
 				return err
 			}
 			cfg := clientcredentials.Config{
 				ClientID:       clientID,
 				ClientSecret:   secret,
-				TokenURL:       tokenURL,
+				TokenURL:       meta.TokenEndpoint,
 				Scopes:         strings.Fields(scope),
 				EndpointParams: url.Values{"audience": audiences},
 			}
@@ -69,7 +69,9 @@ a one-minute assertion is signed (RFC 7523).`,
 				if err != nil {
 					return err
 				}
-				signed, err := assertion.Sign(key, clientID, tokenURL, time.Now())
+				// The aud is the issuer identifier as the metadata spells
+				// it (draft-ietf-oauth-rfc7523bis), not the token URL.
+				signed, err := assertion.Sign(key, clientID, meta.Issuer, time.Now())
 				if err != nil {
 					return fmt.Errorf("--key %s: %w", keyFile, err)
 				}
@@ -112,34 +114,37 @@ a one-minute assertion is signed (RFC 7523).`,
 	return cmd
 }
 
-// discoverTokenEndpoint reads token_endpoint from RFC 8414 metadata.
-func discoverTokenEndpoint(ctx context.Context, client *http.Client, issuer string) (string, error) {
+// metadata is what `token` reads of a server's RFC 8414 metadata.
+type metadata struct {
+	Issuer        string `json:"issuer"`
+	TokenEndpoint string `json:"token_endpoint"`
+}
+
+// discover reads the issuer's RFC 8414 metadata.
+func discover(ctx context.Context, client *http.Client, issuer string) (*metadata, error) {
 	metaURL := strings.TrimSuffix(issuer, "/") + "/.well-known/oauth-authorization-server"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metaURL, nil)
 	if err != nil {
-		return "", fmt.Errorf("--issuer: %w", err)
+		return nil, fmt.Errorf("--issuer: %w", err)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("discovery: %w", err)
+		return nil, fmt.Errorf("discovery: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("discovery: %s answered %s", metaURL, resp.Status)
+		return nil, fmt.Errorf("discovery: %s answered %s", metaURL, resp.Status)
 	}
-	var meta struct {
-		Issuer        string `json:"issuer"`
-		TokenEndpoint string `json:"token_endpoint"`
-	}
+	var meta metadata
 	if err := json.NewDecoder(http.MaxBytesReader(nil, resp.Body, 1<<20)).Decode(&meta); err != nil {
-		return "", fmt.Errorf("discovery: %w", err)
+		return nil, fmt.Errorf("discovery: %w", err)
 	}
 	// RFC 8414 §3.3: the issuer in the metadata must be the one asked for.
 	if strings.TrimSuffix(meta.Issuer, "/") != strings.TrimSuffix(issuer, "/") {
-		return "", fmt.Errorf("discovery: metadata issuer %q is not %q", meta.Issuer, issuer)
+		return nil, fmt.Errorf("discovery: metadata issuer %q is not %q", meta.Issuer, issuer)
 	}
 	if meta.TokenEndpoint == "" {
-		return "", errors.New("discovery: no token_endpoint in the metadata")
+		return nil, errors.New("discovery: no token_endpoint in the metadata")
 	}
-	return meta.TokenEndpoint, nil
+	return &meta, nil
 }

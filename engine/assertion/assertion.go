@@ -148,27 +148,140 @@ func keyOf(parsed jwk.Key) (*Key, error) {
 
 // ClientID returns the client an assertion says it comes from: its iss,
 // which must equal its sub (RFC 7523 §3). Nothing is verified yet; the
-// id only says whose keys to verify it with.
+// id only says whose keys to verify it with. It reads the assertion as
+// Verify does, so the two never disagree on whose it is.
 func ClientID(raw string) (string, error) {
-	parts := strings.Split(raw, ".")
-	if len(parts) != 3 {
-		return "", invalid("not a compact JWS")
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	_, claims, err := parseCompact(raw)
 	if err != nil {
-		return "", invalid("payload is not base64url")
+		return "", err
 	}
-	var claims struct {
-		Iss string `json:"iss"`
-		Sub string `json:"sub"`
+	iss, err := claimString(claims, "iss")
+	if err != nil {
+		return "", err
 	}
-	if err := json.Unmarshal(payload, &claims); err != nil {
-		return "", invalid("payload is not a JSON object of claims")
+	sub, err := claimString(claims, "sub")
+	if err != nil {
+		return "", err
 	}
-	if claims.Iss == "" || claims.Iss != claims.Sub {
+	if iss == "" || iss != sub {
 		return "", invalid("iss and sub must both be the client_id")
 	}
-	return claims.Iss, nil
+	return iss, nil
+}
+
+// members are the members of a JSON object, matched by their exact names
+// (encoding/json would match struct fields case-insensitively, and jwx,
+// which verifies the claims, does not).
+type members map[string]json.RawMessage
+
+// parseCompact reads an assertion as untrusted input, strictly: a JWT is
+// always in the compact form (RFC 7519 §1) and in canonical base64url
+// without padding (RFC 7515 §2), and each of its header and payload is one
+// JSON object (RFC 7519 §7.2) — jwx alone would also take the JSON form,
+// other base64 alphabets, trailing bytes after the JSON and a nested JWS.
+// Nothing is verified yet.
+func parseCompact(raw string) (header, claims members, err error) {
+	first, last, ok := splitCompact(raw)
+	if !ok {
+		return nil, nil, invalid("not a JWT in the compact form (three base64url parts)")
+	}
+	if header, err = objectOf(raw[:first]); err != nil {
+		return nil, nil, invalid("header is not a JSON object in base64url")
+	}
+	if claims, err = objectOf(raw[first+1 : last]); err != nil {
+		return nil, nil, invalid("payload is not a JSON object of claims in base64url")
+	}
+	return header, claims, nil
+}
+
+// splitCompact finds the two dots of a compact JWS and checks that every
+// other byte is of the base64url alphabet: no padding, no other alphabet,
+// no line breaks (which encoding/base64 would skip).
+func splitCompact(raw string) (first, last int, ok bool) {
+	first, last = -1, -1
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case c == '.':
+			if first < 0 {
+				first = i
+			} else if last < 0 {
+				last = i
+			} else {
+				return 0, 0, false
+			}
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
+		default:
+			return 0, 0, false
+		}
+	}
+	return first, last, last > 0
+}
+
+func objectOf(segment string) (members, error) {
+	src, err := base64.RawURLEncoding.Strict().DecodeString(segment)
+	if err != nil {
+		return nil, err
+	}
+	var m members
+	if err := json.Unmarshal(src, &m); err != nil {
+		return nil, err
+	}
+	if m == nil {
+		return nil, errors.New("null")
+	}
+	return m, nil
+}
+
+// claimString reads a string member; an absent one is "".
+func claimString(m members, name string) (string, error) {
+	var s string
+	if v, ok := m[name]; ok {
+		if len(v) == 0 || v[0] != '"' || json.Unmarshal(v, &s) != nil {
+			return "", invalid("%s is not a string", name)
+		}
+	}
+	return s, nil
+}
+
+// checkClaimTypes refuses the NumericDates that are not JSON numbers
+// (RFC 7519 §2), which jwx would read from strings, even RFC 3339 ones.
+func checkClaimTypes(claims members) error {
+	for _, name := range []string{"exp", "nbf", "iat"} {
+		if v, ok := claims[name]; ok && (len(v) == 0 || v[0] != '-' && (v[0] < '0' || v[0] > '9')) {
+			return invalid("%s is not a number", name)
+		}
+	}
+	return nil
+}
+
+// TypeHeader is the typ of an explicitly typed client assertion
+// (draft-ietf-oauth-rfc7523bis): a client that sends it follows the draft,
+// whose aud is the issuer identifier alone.
+const TypeHeader = "client-authentication+jwt"
+
+// explicitType reads the header's typ: none or "JWT" (RFC 7519 §5.1) for
+// an RFC 7523 assertion, TypeHeader for one of the draft; any other is a
+// JWT of another kind (an access token, a DPoP proof, a request object)
+// that the client's key may also sign, never an assertion (RFC 8725
+// §3.11). crit and b64 are refused: no extension is understood (RFC 7515
+// §4.1.11).
+func explicitType(header members) (typed bool, err error) {
+	for _, name := range []string{"crit", "b64"} {
+		if _, ok := header[name]; ok {
+			return false, invalid("header has %q: no extension is supported", name)
+		}
+	}
+	typ, err := claimString(header, "typ")
+	if err != nil {
+		return false, err
+	}
+	switch strings.TrimPrefix(strings.ToLower(typ), "application/") {
+	case "", "jwt":
+		return false, nil
+	case TypeHeader:
+		return true, nil
+	}
+	return false, invalid("typ %q is not a client assertion's", typ)
 }
 
 // Verifier checks assertions for one server: the audiences it answers to
@@ -218,11 +331,29 @@ func (v *Verifier) Verify(raw, clientID string, keys []*Key, audiences []string)
 }
 
 // Check verifies raw as an assertion of clientID, signed by one of keys
-// that is still valid, with an aud among audiences. It records nothing:
-// the caller uses the jti up (Use) once its own cheap checks have passed,
-// so that a request refused before then does not spend it.
+// that is still valid, for this server. It records nothing: the caller
+// uses the jti up (Use) once its own cheap checks have passed, so that a
+// request refused before then does not spend it.
+//
+// audiences name this server: its issuer identifier first, then the other
+// names RFC 7523 §3 lets a client use (the token endpoint URL). The aud
+// must hold one of them alone, as a string or an array of one
+// (draft-ietf-oauth-rfc7523bis: an assertion meant for several servers is
+// refused, even if it names this one), and only the issuer when the
+// assertion is typed as the draft's (TypeHeader).
 func (v *Verifier) Check(raw, clientID string, keys []*Key, audiences []string) (*Verified, error) {
 	now := v.now()
+	header, claims, err := parseCompact(raw)
+	if err != nil {
+		return nil, err
+	}
+	typed, err := explicitType(header)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkClaimTypes(claims); err != nil {
+		return nil, err
+	}
 	msg, err := jws.ParseString(raw)
 	if err != nil {
 		return nil, invalid("not a JWS: %v", err)
@@ -231,8 +362,8 @@ func (v *Verifier) Check(raw, clientID string, keys []*Key, audiences []string) 
 	if len(sigs) != 1 {
 		return nil, invalid("want one signature, got %d", len(sigs))
 	}
-	header := sigs[0].ProtectedHeaders()
-	alg, kid := header.Algorithm(), header.KeyID()
+	protected := sigs[0].ProtectedHeaders()
+	alg, kid := protected.Algorithm(), protected.KeyID()
 	var verified jwt.Token
 	tried := false
 	for _, k := range keys {
@@ -252,7 +383,7 @@ func (v *Verifier) Check(raw, clientID string, keys []*Key, audiences []string) 
 			jwt.WithSubject(clientID),
 			jwt.WithRequiredClaim(jwt.ExpirationKey),
 			jwt.WithRequiredClaim(jwt.JwtIDKey),
-			jwt.WithValidator(audienceIn(audiences)),
+			jwt.WithValidator(audienceIs(audiences, typed)),
 			jwt.WithValidator(lifetimeAtMost(MaxLifetime, now)),
 		)
 		if err != nil {
@@ -313,14 +444,20 @@ func shorten(jti string) string {
 	return jti[:max] + "..."
 }
 
-func audienceIn(audiences []string) jwt.Validator {
+func audienceIs(audiences []string, typed bool) jwt.Validator {
 	return jwt.ValidatorFunc(func(_ context.Context, t jwt.Token) jwt.ValidationError {
-		for _, a := range t.Audience() {
-			if slices.Contains(audiences, a) {
-				return nil
-			}
+		aud := t.Audience()
+		switch {
+		case len(audiences) == 0:
+			return jwt.NewValidationError(errors.New("this server has no audience to be named by"))
+		case typed && (len(aud) != 1 || aud[0] != audiences[0]):
+			return jwt.NewValidationError(fmt.Errorf("aud %q: an assertion typed %s names the issuer %q alone", aud, TypeHeader, audiences[0]))
+		case len(aud) != 1:
+			return jwt.NewValidationError(fmt.Errorf("aud %q: this server (%q) must be the sole audience", aud, audiences))
+		case !slices.Contains(audiences, aud[0]):
+			return jwt.NewValidationError(fmt.Errorf("aud %q names none of %q", aud, audiences))
 		}
-		return jwt.NewValidationError(fmt.Errorf("aud %q names none of %q", t.Audience(), audiences))
+		return nil
 	})
 }
 
@@ -334,11 +471,13 @@ func lifetimeAtMost(max time.Duration, now time.Time) jwt.Validator {
 }
 
 // Sign makes what a private_key_jwt client sends: an assertion of
-// clientID for the server whose token endpoint is audience, valid for a
+// clientID for the server whose issuer identifier is issuer, valid for a
 // minute, with a random jti, signed with the private key in keySrc (a JWK,
 // as `tollgate keys generate` writes, or PEM). The algorithm is the JWK's
-// own alg, else the first its type allows (RS256 for RSA).
-func Sign(keySrc []byte, clientID, audience string, now time.Time) (string, error) {
+// own alg, else the first its type allows (RS256 for RSA). It is made as
+// draft-ietf-oauth-rfc7523bis asks: typed TypeHeader, its aud the issuer
+// as a string.
+func Sign(keySrc []byte, clientID, issuer string, now time.Time) (string, error) {
 	key, pub, err := keyPair(keySrc)
 	if err != nil {
 		return "", err
@@ -352,9 +491,14 @@ func Sign(keySrc []byte, clientID, audience string, now time.Time) (string, erro
 	if _, err := rand.Read(jti[:]); err != nil {
 		return "", err
 	}
-	tok, err := jwt.NewBuilder().Issuer(clientID).Subject(clientID).Audience([]string{audience}).
+	tok, err := jwt.NewBuilder().Issuer(clientID).Subject(clientID).Audience([]string{issuer}).
 		JwtID(base64.RawURLEncoding.EncodeToString(jti[:])).IssuedAt(now).Expiration(now.Add(time.Minute)).Build()
 	if err != nil {
+		return "", err
+	}
+	tok.Options().Enable(jwt.FlattenAudience)
+	header := jws.NewHeaders()
+	if err := header.Set(jws.TypeKey, TypeHeader); err != nil {
 		return "", err
 	}
 	// No kid: the server's kid for the key depends on how it was declared
@@ -363,7 +507,7 @@ func Sign(keySrc []byte, clientID, audience string, now time.Time) (string, erro
 	if err := key.Remove(jwk.KeyIDKey); err != nil {
 		return "", err
 	}
-	signed, err := jwt.Sign(tok, jwt.WithKey(alg, key))
+	signed, err := jwt.Sign(tok, jwt.WithKey(alg, key, jws.WithProtectedHeaders(header)))
 	if err != nil {
 		return "", err
 	}

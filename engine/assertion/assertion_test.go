@@ -34,12 +34,12 @@ const (
 
 var audiences = []string{issuer, endpoint}
 
-func pemOf(t *testing.T, typ string, der []byte) string {
+func pemOf(t testing.TB, typ string, der []byte) string {
 	t.Helper()
 	return string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}))
 }
 
-func publicPEM(t *testing.T, pub any) string {
+func publicPEM(t testing.TB, pub any) string {
 	t.Helper()
 	der, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
@@ -48,7 +48,7 @@ func publicPEM(t *testing.T, pub any) string {
 	return pemOf(t, "PUBLIC KEY", der)
 }
 
-func jwkJSON(t *testing.T, raw any, set map[string]any) string {
+func jwkJSON(t testing.TB, raw any, set map[string]any) string {
 	t.Helper()
 	k, err := jwk.FromRaw(raw)
 	if err != nil {
@@ -128,6 +128,7 @@ type signer struct {
 	alg jwa.SignatureAlgorithm
 	key any
 	kid string
+	typ string
 }
 
 func sign(t *testing.T, s signer, claims map[string]any) string {
@@ -141,6 +142,9 @@ func sign(t *testing.T, s signer, claims map[string]any) string {
 	hdr := jws.NewHeaders()
 	if s.kid != "" {
 		_ = hdr.Set(jws.KeyIDKey, s.kid)
+	}
+	if s.typ != "" {
+		_ = hdr.Set(jws.TypeKey, s.typ)
 	}
 	out, err := jwt.Sign(tok, jwt.WithKey(s.alg, s.key, jws.WithProtectedHeaders(hdr)))
 	if err != nil {
@@ -188,7 +192,7 @@ func TestVerify(t *testing.T) {
 		}
 		return c
 	}
-	ecSigner := signer{jwa.ES256, ec, "ec-1"}
+	ecSigner := signer{jwa.ES256, ec, "ec-1", ""}
 	hmacKey, _ := json.Marshal(jwkJSON(t, &ec.PublicKey, nil))
 	for i, tc := range []struct {
 		name    string
@@ -197,11 +201,47 @@ func TestVerify(t *testing.T) {
 		wantErr string
 	}{
 		{name: "ES256 with kid", raw: func() string { return sign(t, ecSigner, good("a")) }},
-		{name: "EdDSA without kid", raw: func() string { return sign(t, signer{jwa.EdDSA, ed, ""}, good("b")) }},
-		{name: "PS256", raw: func() string { return sign(t, signer{jwa.PS256, rs, ""}, good("c")) }},
-		{name: "aud the issuer, in an array", raw: func() string {
-			return sign(t, ecSigner, with("d", map[string]any{"aud": []string{"someone-else", issuer}}))
+		{name: "EdDSA without kid", raw: func() string { return sign(t, signer{jwa.EdDSA, ed, "", ""}, good("b")) }},
+		{name: "PS256", raw: func() string { return sign(t, signer{jwa.PS256, rs, "", ""}, good("c")) }},
+		{name: "aud the issuer", raw: func() string { return sign(t, ecSigner, with("d", map[string]any{"aud": issuer})) }},
+		{name: "aud the issuer, alone in an array", raw: func() string {
+			return sign(t, ecSigner, with("d2", map[string]any{"aud": []string{issuer}}))
 		}},
+		{name: "aud the token endpoint, alone in an array", raw: func() string {
+			return sign(t, ecSigner, with("d3", map[string]any{"aud": []string{endpoint}}))
+		}},
+		{name: "aud the issuer among others", raw: func() string {
+			return sign(t, ecSigner, with("d4", map[string]any{"aud": []string{"someone-else", issuer}}))
+		}, wantErr: "sole audience"},
+		{name: "aud the issuer and the token endpoint", raw: func() string {
+			return sign(t, ecSigner, with("d5", map[string]any{"aud": []string{issuer, endpoint}}))
+		}, wantErr: "sole audience"},
+		{name: "aud empty", raw: func() string { return sign(t, ecSigner, with("d6", map[string]any{"aud": []string{}})) }, wantErr: "aud"},
+		{name: "typed rfc7523bis assertion for the issuer", raw: func() string {
+			return sign(t, signer{jwa.ES256, ec, "ec-1", "client-authentication+jwt"}, with("t1", map[string]any{"aud": issuer}))
+		}},
+		{name: "typed rfc7523bis assertion for the token endpoint", raw: func() string {
+			return sign(t, signer{jwa.ES256, ec, "ec-1", "client-authentication+jwt"}, good("t2"))
+		}, wantErr: "the issuer " + `"` + issuer + `"` + " alone"},
+		{name: "typ JWT", raw: func() string { return sign(t, signer{jwa.ES256, ec, "ec-1", "JWT"}, good("t3")) }},
+		{name: "typ of an access token", raw: func() string { return sign(t, signer{jwa.ES256, ec, "ec-1", "at+jwt"}, good("t4")) },
+			wantErr: "typ"},
+		{name: "a JWS nested in the payload", raw: func() string {
+			inner := sign(t, ecSigner, good("t5"))
+			out, err := jws.Sign([]byte(inner), jws.WithKey(jwa.ES256, ec))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(out)
+		}, wantErr: "JSON object"},
+		{name: "JSON serialization", raw: func() string {
+			out, err := jws.Sign([]byte(fmt.Sprintf(`{"iss":%q,"sub":%q,"aud":%q,"jti":"t6","exp":%d}`, client, client, issuer, now.Add(time.Minute).Unix())),
+				jws.WithKey(jwa.ES256, ec), jws.WithJSON())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(out)
+		}, wantErr: "compact"},
 		{name: "exp within leeway", raw: func() string {
 			return sign(t, ecSigner, with("e", map[string]any{"exp": now.Add(-10 * time.Second)}))
 		}},
@@ -229,16 +269,16 @@ func TestVerify(t *testing.T) {
 			return sign(t, ecSigner, with("m", map[string]any{"sub": "someone-else"}))
 		}, wantErr: "sub"},
 		{name: "signed by a key the client did not declare", raw: func() string {
-			return sign(t, signer{jwa.ES256, other, ""}, good("n"))
+			return sign(t, signer{jwa.ES256, other, "", ""}, good("n"))
 		}, wantErr: "matches no current key"},
 		{name: "signed by a key past its not_after", raw: func() string {
-			return sign(t, signer{jwa.ES256, other, ""}, good("o"))
+			return sign(t, signer{jwa.ES256, other, "", ""}, good("o"))
 		}, keys: []*assertion.Key{expired}, wantErr: "no current key"},
-		{name: "unknown kid", raw: func() string { return sign(t, signer{jwa.ES256, ec, "ec-2"}, good("p")) }, wantErr: "no current key"},
+		{name: "unknown kid", raw: func() string { return sign(t, signer{jwa.ES256, ec, "ec-2", ""}, good("p")) }, wantErr: "no current key"},
 		{name: "alg none", raw: func() string { return unsigned(good("q")) }, wantErr: "invalid client assertion"},
-		{name: "HS256 keyed with the public key", raw: func() string { return sign(t, signer{jwa.HS256, hmacKey, ""}, good("r")) },
+		{name: "HS256 keyed with the public key", raw: func() string { return sign(t, signer{jwa.HS256, hmacKey, "", ""}, good("r")) },
 			wantErr: "no current key"},
-		{name: "RS256 signature with an EC key's kid", raw: func() string { return sign(t, signer{jwa.RS256, rs, "ec-1"}, good("s")) },
+		{name: "RS256 signature with an EC key's kid", raw: func() string { return sign(t, signer{jwa.RS256, rs, "ec-1", ""}, good("s")) },
 			wantErr: "no current key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -279,7 +319,7 @@ func TestReplayQuotaIsPerClient(t *testing.T) {
 	keys := []*assertion.Key{parse(t, publicPEM(t, &ec.PublicKey))}
 	v := assertion.NewVerifier(3, func() time.Time { return clock })
 	mk := func(id string, i int) string {
-		return sign(t, signer{jwa.ES256, ec, ""}, map[string]any{
+		return sign(t, signer{jwa.ES256, ec, "", ""}, map[string]any{
 			"iss": id, "sub": id, "aud": issuer, "jti": fmt.Sprint(i), "exp": clock.Add(time.Minute),
 		})
 	}
@@ -312,7 +352,7 @@ func TestCheckUsesNothingUp(t *testing.T) {
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	keys := []*assertion.Key{parse(t, publicPEM(t, &ec.PublicKey))}
 	v := assertion.NewVerifier(10, func() time.Time { return now })
-	raw := sign(t, signer{jwa.ES256, ec, ""}, map[string]any{"iss": client, "sub": client, "aud": issuer, "jti": "j", "exp": now.Add(time.Minute)})
+	raw := sign(t, signer{jwa.ES256, ec, "", ""}, map[string]any{"iss": client, "sub": client, "aud": issuer, "jti": "j", "exp": now.Add(time.Minute)})
 	ctx := context.Background()
 	for range 2 {
 		verified, err := v.Check(raw, client, keys, audiences)
@@ -332,7 +372,7 @@ func TestCheckUsesNothingUp(t *testing.T) {
 			t.Errorf("%s after Use: %v, want a replay", name, err)
 		}
 	}
-	empty := sign(t, signer{jwa.ES256, ec, ""}, map[string]any{"iss": client, "sub": client, "aud": issuer, "jti": "", "exp": now.Add(time.Minute)})
+	empty := sign(t, signer{jwa.ES256, ec, "", ""}, map[string]any{"iss": client, "sub": client, "aud": issuer, "jti": "", "exp": now.Add(time.Minute)})
 	if _, err := v.Check(empty, client, keys, audiences); err == nil {
 		t.Error("an empty jti was accepted")
 	}
@@ -348,6 +388,14 @@ func TestClientID(t *testing.T) {
 		{unsigned(map[string]any{"sub": "c"}), ""},
 		{"a.b", ""},
 		{"a.!!!.c", ""},
+		// Names are matched exactly, as jwx matches them when it verifies.
+		{unsigned(map[string]any{"ISS": "c", "SUB": "c"}), ""},
+		{unsigned(map[string]any{"iss": 5, "sub": 5}), ""},
+		// One JWT in the compact form, in base64url, its payload one object.
+		{strings.Replace(unsigned(map[string]any{"iss": "c", "sub": "c"}), ".", "=.", 1), ""},
+		{b64(`{"alg":"none"}`) + "." + base64.StdEncoding.EncodeToString([]byte(`{"iss":"c","sub":"c","x":"??>"}`)) + ".", ""},
+		{b64(`{"alg":"none"}`) + "." + b64(`{"iss":"c","sub":"c"}x`) + ".", ""},
+		{b64(`{"alg":"none"}`) + "." + b64(`{"iss":"c","sub":"c"}`) + ".\n", ""},
 	} {
 		got, err := assertion.ClientID(tc.raw)
 		if got != tc.want || (tc.want == "") != (err != nil) {
@@ -400,9 +448,16 @@ func TestSignMakesWhatVerifyAccepts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			raw, err := assertion.Sign([]byte(file), client, endpoint, now)
+			raw, err := assertion.Sign([]byte(file), client, issuer, now)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// As draft-ietf-oauth-rfc7523bis asks: typed, aud the issuer as a string.
+			parts := strings.Split(raw, ".")
+			header, _ := base64.RawURLEncoding.DecodeString(parts[0])
+			payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+			if !strings.Contains(string(header), `"typ":"client-authentication+jwt"`) || !strings.Contains(string(payload), `"aud":"`+issuer+`"`) {
+				t.Errorf("header %s payload %s", header, payload)
 			}
 			v := assertion.NewVerifier(10, func() time.Time { return now })
 			if err := v.Verify(raw, client, []*assertion.Key{parse(t, pub)}, audiences); err != nil {

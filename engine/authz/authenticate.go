@@ -103,7 +103,8 @@ func (s *Service) authenticate(snap *Snapshot, creds Credentials, remoteAddr str
 }
 
 // assertionAudiences are the aud values that name this server in a client
-// assertion: its issuer identifier, or its token endpoint URL (RFC 7523 §3).
+// assertion: its issuer identifier first (draft-ietf-oauth-rfc7523bis),
+// then its token endpoint URL (RFC 7523 §3); see assertion.Verifier.Check.
 func (s *Service) assertionAudiences(snap *Snapshot) []string {
 	return []string{s.Issuer(snap), s.TokenEndpoint(snap)}
 }
