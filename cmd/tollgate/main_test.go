@@ -198,6 +198,13 @@ func TestTokenCommandFetchesAToken(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `"token_type": "Bearer"`) {
 		t.Fatalf("exit %d: %q %q", code, out, errOut)
 	}
+	// -v prints the server's expires_in: the default_token_ttl of config/.
+	var verbose struct {
+		ExpiresIn int64 `json:"expires_in"`
+	}
+	if err := json.Unmarshal([]byte(out), &verbose); err != nil || verbose.ExpiresIn != 3600 {
+		t.Errorf("token -v: expires_in %d (%v), want 3600: %s", verbose.ExpiresIn, err, out)
+	}
 	_, errOut, code = run(nil, "wrong\n", "token", "--issuer", s.URL(), "--client-id", "client1")
 	if code != 1 || !strings.Contains(errOut, "invalid_client") {
 		t.Errorf("wrong secret: exit %d %q", code, errOut)

@@ -98,7 +98,7 @@ a one-minute assertion is signed (RFC 7523).`,
 			enc.SetIndent("", "  ")
 			return enc.Encode(map[string]any{
 				"access_token": tok.AccessToken, "token_type": tok.TokenType,
-				"expires_in": tok.ExpiresIn, "scope": tok.Extra("scope"),
+				"expires_in": expiresIn(tok, time.Now()), "scope": tok.Extra("scope"),
 			})
 		},
 	}
@@ -112,6 +112,19 @@ a one-minute assertion is signed (RFC 7523).`,
 	f.BoolVarP(&verbose, "verbose", "v", false, "print the whole token response as JSON")
 	_ = cmd.MarkFlagRequired("client-id")
 	return cmd
+}
+
+// expiresIn is the expires_in of the token response. clientcredentials
+// turns it into Token.Expiry and leaves Token.ExpiresIn 0, so it is read
+// from the response as sent, else from the expiry.
+func expiresIn(tok *oauth2.Token, now time.Time) int64 {
+	if v, ok := tok.Extra("expires_in").(float64); ok {
+		return int64(v)
+	}
+	if tok.Expiry.IsZero() {
+		return 0
+	}
+	return int64(tok.Expiry.Sub(now).Round(time.Second) / time.Second)
 }
 
 // metadata is what `token` reads of a server's RFC 8414 metadata.
