@@ -270,9 +270,23 @@ func TestDiscovery(t *testing.T) {
 
 // TestNodeInterop runs openid-client (discovery + clientCredentialsGrant,
 // with secrets and with private_key_jwt) and jose (jwtVerify, typ at+jwt,
-// remote JWKS) against the server. It fails, never skips, when Node.js or
-// the packages are missing: run `make interop-deps` (make test does).
+// remote JWKS) against the server. Without Node.js or the packages it
+// skips, so that `go test ./...` passes on a fresh clone, unless
+// TOLLGATE_REQUIRE_INTEROP=1 (as make test and CI set it): then it fails.
 func TestNodeInterop(t *testing.T) {
+	dir := repotest.Path(t, "interop", "node")
+	missing := ""
+	if _, err := exec.LookPath("node"); err != nil {
+		missing = "Node.js is not installed"
+	} else if _, err := os.Stat(filepath.Join(dir, "node_modules", "openid-client")); err != nil {
+		missing = "the Node packages are not installed (run `make interop-deps`)"
+	}
+	if missing != "" {
+		if os.Getenv("TOLLGATE_REQUIRE_INTEROP") == "1" {
+			t.Fatalf("%s, and TOLLGATE_REQUIRE_INTEROP=1 requires the interop test", missing)
+		}
+		t.Skipf("%s; make test runs this test (TOLLGATE_REQUIRE_INTEROP=1 makes it required)", missing)
+	}
 	confDir, key := keyClientConfig(t)
 	srv := start(t, serve.Config{ConfigDir: confDir})
 	batchJobKey, err := jwk.FromRaw(key)
@@ -282,10 +296,6 @@ func TestNodeInterop(t *testing.T) {
 	batchJobJWK, err := json.Marshal(batchJobKey)
 	if err != nil {
 		t.Fatal(err)
-	}
-	dir := repotest.Path(t, "interop", "node")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "openid-client")); err != nil {
-		t.Fatalf("Node packages are not installed (%v): run `make interop-deps`", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*1e9)
 	defer cancel()
