@@ -245,7 +245,7 @@ func audienceOf(value json.RawMessage) ([]string, error) {
 
 // numericDate reads a NumericDate: a JSON number of seconds, whole or not
 // (RFC 7519 §2), truncated to the second. Zero is the zero time, as if
-// absent, as jwx reads it.
+// absent: an exp of 0 is no exp.
 func numericDate(value json.RawMessage) (time.Time, error) {
 	if len(value) == 0 || (value[0] != '-' && (value[0] < '0' || value[0] > '9')) {
 		return time.Time{}, fmt.Errorf("not a number")
