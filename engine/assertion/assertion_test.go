@@ -259,6 +259,13 @@ func TestVerify(t *testing.T) {
 		}, wantErr: "iat"},
 		{name: "no exp", raw: func() string { return sign(t, ecSigner, with("j", map[string]any{"exp": nil})) }, wantErr: "exp"},
 		{name: "no jti", raw: func() string { return sign(t, ecSigner, with("", map[string]any{"jti": nil})) }, wantErr: "jti"},
+		{name: "an empty jti", raw: func() string { return sign(t, ecSigner, good("")) }, wantErr: "jti"},
+		// jwx reads an exp of 0 as no exp, and so never expires it: such an
+		// assertion would be forever valid, and replayable once its jti
+		// is swept as expired.
+		{name: "exp 0", raw: func() string { return sign(t, ecSigner, with("e0", map[string]any{"exp": 0})) }, wantErr: "exp"},
+		{name: "exp a fraction of a second", raw: func() string { return sign(t, ecSigner, with("e1", map[string]any{"exp": 0.5})) },
+			wantErr: "exp"},
 		{name: "another audience", raw: func() string {
 			return sign(t, ecSigner, with("k", map[string]any{"aud": "https://elsewhere.example/token"}))
 		}, wantErr: "aud"},
@@ -467,5 +474,33 @@ func TestSignMakesWhatVerifyAccepts(t *testing.T) {
 				t.Errorf("iss = %q", id)
 			}
 		})
+	}
+}
+
+// TestAnAssertionWithExpZeroIsNotReplayable: jwx reads "exp": 0 as no
+// exp, so such an assertion passed as never expiring, and its jti, kept
+// until an exp of 1970, was swept at the next minute: the same assertion
+// then passed again. It is refused from the start.
+func TestAnAssertionWithExpZeroIsNotReplayable(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	clock := now
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	keys := []*assertion.Key{parse(t, publicPEM(t, &ec.PublicKey))}
+	v := assertion.NewVerifier(100, func() time.Time { return clock })
+	eternal := sign(t, signer{jwa.ES256, ec, "", ""}, map[string]any{"iss": client, "sub": client, "aud": issuer, "jti": "same", "exp": 0})
+	other := sign(t, signer{jwa.ES256, ec, "", ""}, map[string]any{"iss": client, "sub": client, "aud": issuer, "jti": "other",
+		"exp": now.Add(3 * time.Minute)})
+	accepted := 0
+	for _, step := range []struct {
+		raw string
+		at  time.Duration
+	}{{eternal, 0}, {other, 2 * time.Minute}, {eternal, 2 * time.Minute}} {
+		clock = now.Add(step.at)
+		if err := v.Verify(step.raw, client, keys, audiences); err == nil && step.raw == eternal {
+			accepted++
+		}
+	}
+	if accepted != 0 {
+		t.Fatalf("an assertion with exp 0 was accepted %d times", accepted)
 	}
 }

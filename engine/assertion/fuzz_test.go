@@ -61,6 +61,9 @@ func assertionSeeds() [][2]string {
 		{`{"alg":"ES256"}`, fmt.Sprintf(`{"iss":%q,"sub":%q,"aud":%q,"jti":"j","exp":%d,"deep":%s1%s}`, client, client, issuer, exp,
 			strings.Repeat("[", 5000), strings.Repeat("]", 5000))},
 		{`{"alg":"ES256"}`, good + `x`},
+		// Found by this target: jwx reads an exp of 0 as no exp.
+		{`{"alg":"EdDSA"}`, fmt.Sprintf(`{"iss":%q,"sub":%q,"aud":[%q],"jti":"","exp":0}`, client, client, issuer)},
+		{`{"alg":"EdDSA"}`, fmt.Sprintf(`{"iss":%q,"sub":%q,"aud":[%q],"jti":"j","exp":0.5}`, client, client, issuer)},
 		{`{"alg":"ES256"}`, `null`},
 	}
 }
