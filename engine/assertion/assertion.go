@@ -245,7 +245,7 @@ func (v *Verifier) Check(raw, clientID string, keys []*Key, audiences []string) 
 			jwt.WithRequiredClaim(jwt.ExpirationKey),
 			jwt.WithRequiredClaim(jwt.JwtIDKey),
 			jwt.WithValidator(audienceIs(audiences, typed)),
-			jwt.WithValidator(expiresAndIdentified),
+			jwt.WithValidator(expiresAtAll),
 			jwt.WithValidator(lifetimeAtMost(MaxLifetime, now)),
 		)
 		if err != nil {
@@ -323,16 +323,12 @@ func audienceIs(audiences []string, typed bool) jwt.Validator {
 	})
 }
 
-// expiresAndIdentified refuses what jwx's required-claim checks let pass:
-// an exp of 0, which jwx reads as no exp and never expires (its jti would
-// be forgotten as expired, and the assertion accepted again), and an
-// empty jti.
-var expiresAndIdentified = jwt.ValidatorFunc(func(_ context.Context, t jwt.Token) jwt.ValidationError {
+// expiresAtAll refuses what jwx's required-claim check lets pass: an exp
+// of 0, which jwx reads as no exp and never expires (its jti would be
+// forgotten as expired, and the assertion accepted again).
+var expiresAtAll = jwt.ValidatorFunc(func(_ context.Context, t jwt.Token) jwt.ValidationError {
 	if t.Expiration().Unix() == 0 {
 		return jwt.NewValidationError(errors.New(`"exp" is 0`))
-	}
-	if t.JwtID() == "" {
-		return jwt.NewValidationError(errors.New(`"jti" is empty`))
 	}
 	return nil
 })
