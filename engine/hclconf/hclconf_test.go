@@ -100,6 +100,12 @@ func FuzzLoad(f *testing.F) {
 		`server "s" { scopes = ["a"] } group "g" { members = ["x"] access "s" { scopes = ["a"] } }`,
 		`settings { issuer = "https://x" }`,
 		`account "a" { attributes = { k = [1, true, { n = null }] } }`,
+		// Nesting no person writes (see TestDeepNestingIsAProblemNotACrash).
+		inAttributes(nest(deep, "[", "1", "]")),
+		inAttributes(nest(deep, `"${`, "1", `}"`)),
+		inAttributes(nest(deep, "<<EOT\n${", "1", "}\nEOT\n")),
+		inAttributes(strings.Repeat("!", deep) + "true"),
+		nest(hclconf.MaxNesting+1, "a {\n", "", "}\n"),
 	} {
 		f.Add([]byte(seed))
 	}

@@ -31,7 +31,7 @@ func ReadDir(dir string) (map[string][]byte, error) {
 			continue
 		}
 		path := filepath.Join(dir, e.Name())
-		src, err := os.ReadFile(path)
+		src, err := readBounded(path)
 		if err != nil {
 			return nil, fmt.Errorf("config: %w", err)
 		}
@@ -41,6 +41,17 @@ func ReadDir(dir string) (map[string][]byte, error) {
 		return nil, fmt.Errorf("config: no .hcl files in %s", dir)
 	}
 	return files, nil
+}
+
+// readBounded reads a file, but never more than one byte past
+// MaxFileBytes: enough for checkBounds to say it is too large.
+func readBounded(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
 }
 
 // LoadDir reads every *.hcl file of dir, merges them and validates the
@@ -162,10 +173,15 @@ func (c *Cache) LoadPaced(files map[string][]byte, pace func(took time.Duration)
 	return cfg, diags
 }
 
-// parseFile parses and decodes one file. What it returns refers to
-// neither src nor the syntax tree.
+// parseFile parses and decodes one file, once it is known to be within
+// the bounds the parser can take (checkBounds). What it returns refers
+// to neither src nor the syntax tree.
 func parseFile(name string, src []byte) *parsedFile {
 	f := &parsedFile{}
+	if d := checkBounds(name, src); d != nil {
+		f.diags = hcl.Diagnostics{d}
+		return f
+	}
 	file, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
 	f.diags = diags
 	if diags.HasErrors() {

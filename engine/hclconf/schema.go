@@ -6,6 +6,8 @@
 package hclconf
 
 import (
+	"fmt"
+
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -215,12 +217,19 @@ func attr(attrs hcl.Attributes, name string) *attribute {
 	if a == nil {
 		return nil
 	}
+	rng := a.Expr.Range()
+	if rng.End.Byte-rng.Start.Byte > MaxValueBytes {
+		// Not evaluated: nothing would use it, and evaluating a long chain
+		// of operators recurses once per operator.
+		return &attribute{Name: name, Value: cty.NilVal, Range: rng, Diags: hcl.Diagnostics{errorAt(rng, "Value too large",
+			fmt.Sprintf("%s is %d bytes long; a value may be at most %d KiB.", name, rng.End.Byte-rng.Start.Byte, MaxValueBytes>>10))}}
+	}
 	v, diags := a.Expr.Value(nil)
 	for _, d := range diags {
 		// They point into the syntax tree, which nothing reads from them.
 		d.Expression, d.EvalContext = nil, nil
 	}
-	return &attribute{Name: name, Value: v, Diags: diags, Range: a.Expr.Range()}
+	return &attribute{Name: name, Value: v, Diags: diags, Range: rng}
 }
 
 func schemaOf(blockType string) *hcl.BodySchema {
