@@ -141,6 +141,10 @@ func Compile(ctx context.Context, modules map[string][]byte, data map[string]any
 			problems = append(problems, problemsOf(name, err)...)
 			continue
 		}
+		if p := tooDeep(name, m); p != nil {
+			problems = append(problems, *p)
+			continue
+		}
 		parsed[name] = m
 	}
 	if len(problems) > 0 {
