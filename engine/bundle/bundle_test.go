@@ -217,6 +217,17 @@ var (
 	policyFile = tarFile{name: "/policies/token.rego", body: goodPolicy}
 )
 
+// Nesting no person writes, of the review's depth (60,000), in each kind
+// of file a bundle carries. The HCL is refused when it is loaded
+// (hclconf), the rest by the readers of Parse.
+const deep = 60000
+
+var (
+	deepJSON       = strings.Repeat("[", deep) + strings.Repeat("]", deep)
+	deepHCLFile    = tarFile{name: "/config/deep.hcl", body: "account \"d\" {\n  attributes = { k = " + deepJSON + " }\n}\n"}
+	deepPolicyFile = tarFile{name: "/policies/deep.rego", body: "package tollgate.deep\n\nx := " + deepJSON + "\n"}
+)
+
 // TestParseAccepts: bundles tollgate did not write itself still read, as
 // long as they are clean.
 func TestParseAccepts(t *testing.T) {
@@ -292,6 +303,9 @@ func TestParseRejects(t *testing.T) {
 		{name: "a policy outside the roots", archive: tarball(t, hclFile, policyFile, tarFile{name: "/.manifest", body: `{"roots": ["other"]}`}), want: "manifest roots"},
 		{name: "a policy that does not parse", archive: tarball(t, hclFile, tarFile{name: "/policies/token.rego", body: "package tollgate.token\n\ndecision := {"}), want: "policies/token.rego:3"},
 		{name: "data that is not JSON", archive: tarball(t, hclFile, policyFile, tarFile{name: "/data.json", body: "{"}), want: "data.json"},
+		{name: "data nested too deep", archive: tarball(t, hclFile, policyFile, tarFile{name: "/data.json", body: `{"a": ` + deepJSON + `}`}), want: "exceeded max depth"},
+		{name: "a manifest nested too deep", archive: tarball(t, hclFile, policyFile, tarFile{name: "/.manifest", body: `{"metadata": {"a": ` + deepJSON + `}}`}), want: "exceeded max depth"},
+		{name: "a policy nested too deep", archive: tarball(t, hclFile, policyFile, deepPolicyFile), want: "policies/deep.rego:3"},
 		{name: "not gzip", archive: []byte("config/a.hcl"), want: "not a .tar.gz file"},
 		{name: "a truncated archive", archive: tarball(t, hclFile, policyFile)[:60], want: "bundle:"},
 	}
@@ -393,6 +407,10 @@ func FuzzParse(f *testing.F) {
 	f.Add(tarball(f, hclFile, policyFile, tarFile{name: "/data.json", body: `{"tollgate": {"x": [1, 2]}}`}, tarFile{name: "/.manifest", body: `{"revision": "r", "roots": ["tollgate"]}`}))
 	f.Add(tarball(f, tarFile{name: "../config/a.hcl", body: goodHCL}, policyFile))
 	f.Add([]byte{0x1f, 0x8b})
+	f.Add(tarball(f, hclFile, policyFile, deepHCLFile))
+	f.Add(tarball(f, hclFile, policyFile, deepPolicyFile))
+	f.Add(tarball(f, hclFile, policyFile, tarFile{name: "/data.json", body: `{"a": ` + deepJSON + `}`}))
+	f.Add(tarball(f, hclFile, policyFile, tarFile{name: "/.manifest", body: `{"metadata": {"a": ` + deepJSON + `}}`}))
 	f.Fuzz(func(t *testing.T, archive []byte) {
 		b, err := bundle.Parse(archive)
 		if err != nil {

@@ -1,0 +1,196 @@
+package serve_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tollgate-dev/tollgate/engine/bundle"
+	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
+	"github.com/tollgate-dev/tollgate/engine/policy"
+	"github.com/tollgate-dev/tollgate/engine/serve"
+)
+
+// deep is how deeply the hostile files nest: the review's reproduction
+// (a value nested 60,000 deep) overflowed the parser's stack.
+const deep = 60000
+
+var (
+	deepHCL  = "account \"deep\" {\n  attributes = { k = " + strings.Repeat("[", deep) + strings.Repeat("]", deep) + " }\n}\n"
+	deepRego = "package tollgate.deep\n\nx := 1" + strings.Repeat(" + 1", 20000) + "\n"
+	deepJSON = strings.Repeat("[", deep) + strings.Repeat("]", deep)
+)
+
+// TestReloadSurvivesDeepDeclarations: a declaration nested 60,000 deep,
+// dropped into a served --config folder, is a failed reload logged at
+// FILE:LINE:COL; the last good configuration keeps serving; a restart on
+// the same folder refuses to start with the same words instead of dying.
+func TestReloadSurvivesDeepDeclarations(t *testing.T) {
+	dir := copyConfig(t)
+	base, logs, _ := runServe(t, serve.Config{ConfigDir: dir, Watch: true})
+	writeFile(t, filepath.Join(dir, "deep.hcl"), deepHCL)
+	eventually(t, "the deep file is logged", func() bool {
+		return strings.Contains(logs.String(), "reload failed") && strings.Contains(logs.String(), "deep.hcl:2:")
+	})
+	if !strings.Contains(logs.String(), "Nested too deeply") {
+		t.Errorf("the log should say why:\n%.2000s", logs.String())
+	}
+	if got := tokenStatus(t, base, "client1", client1Secret); got != 200 {
+		t.Errorf("after the deep file, client1 gets %d", got)
+	}
+	resp, err := http.Get(base + "/readyz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("/readyz after the deep file: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	_, err = serve.New(context.Background(), serve.Config{ConfigDir: dir, PoliciesDir: repotest.Path(t, "policies"), Addr: "127.0.0.1:0"}, &syncBuffer{})
+	if err == nil || !strings.Contains(err.Error(), "deep.hcl:2:") || !strings.Contains(err.Error(), "Nested too deeply") {
+		t.Errorf("a restart on the deep folder: %v", err)
+	}
+}
+
+// TestReloadSurvivesHostileBundles: bundles of a few kilobytes that nest
+// tens of thousands deep, in their declarations, policies, data or
+// manifest, are each a failed reload with the reason in the log, and the
+// last good bundle keeps serving; a good one deployed afterwards loads.
+func TestReloadSurvivesHostileBundles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tollgate.tar.gz")
+	buildBundle(t, repotest.Path(t, "config"), path)
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, logs, _ := runServe(t, serve.Config{Bundle: path, Watch: true})
+	// Declarations and policies go through bundle.Write, as a build would,
+	// so the revision matches; data and the manifest are written by hand.
+	built := func(file, body string) func() []byte {
+		return func() []byte {
+			config, policies := copyConfig(t), copyPolicies(t)
+			dir := config
+			if strings.HasSuffix(file, ".rego") {
+				dir = policies
+			}
+			writeFile(t, filepath.Join(dir, file), body)
+			src, err := bundle.ReadDirs(config, policies, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			if _, err := bundle.Write(&out, src); err != nil {
+				t.Fatal(err)
+			}
+			return out.Bytes()
+		}
+	}
+	handmade := func(file, body string) func() []byte {
+		return func() []byte { return withFile(t, good, file, body) }
+	}
+	tests := []struct {
+		name  string
+		build func() []byte
+		want  []string
+	}{
+		{name: "declarations", build: built("deep.hcl", deepHCL), want: []string{"config/deep.hcl:2:", "Nested too deeply"}},
+		{name: "a policy", build: built("deep.rego", deepRego), want: []string{"policies/deep.rego:3:", "nested too deeply"}},
+		{name: "data", build: handmade("data.json", `{"tollgate": {"deep": `+deepJSON+`}}`), want: []string{"data.json", "exceeded max depth"}},
+		{name: "the manifest", build: handmade(".manifest", `{"revision": "x", "metadata": {"deep": `+deepJSON+`}}`), want: []string{"manifest", "exceeded max depth"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hostile := tt.build()
+			if len(hostile) > 16<<10 {
+				t.Fatalf("the hostile bundle is %d bytes", len(hostile))
+			}
+			before := len(logs.String())
+			writeFile(t, path, string(hostile))
+			eventually(t, "the failed reload is logged", func() bool {
+				return strings.Contains(logs.String()[before:], "reload failed")
+			})
+			for _, want := range tt.want {
+				if !strings.Contains(logs.String()[before:], want) {
+					t.Errorf("the log lacks %q:\n%.2000s", want, logs.String()[before:])
+				}
+			}
+			if got := tokenStatus(t, base, "client1", client1Secret); got != 200 {
+				t.Errorf("after the hostile bundle, client1 gets %d", got)
+			}
+		})
+	}
+	config := copyConfig(t)
+	writeFile(t, filepath.Join(config, "added.hcl"), extraClient("added-client"))
+	buildBundle(t, config, path)
+	eventually(t, "a good bundle loads again", func() bool { return tokenStatus(t, base, "added-client", extraClientSecret) == 200 })
+}
+
+// withFile returns the bundle archive with name (no leading slash) added
+// or replaced.
+func withFile(t *testing.T, archive []byte, name, body string) []byte {
+	t.Helper()
+	gz, err := gzip.NewReader(bytes.NewReader(archive))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(gz)
+	var out bytes.Buffer
+	zw := gzip.NewWriter(&out)
+	tw := tar.NewWriter(zw)
+	add := func(hdr *tar.Header, body []byte) {
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.TrimPrefix(hdr.Name, "/") == name {
+			continue
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		add(hdr, b)
+	}
+	add(&tar.Header{Name: "/" + name, Mode: 0o644, Typeflag: tar.TypeReg, Size: int64(len(body))}, []byte(body))
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+// copyPolicies copies the policies that serve (no tests) to a temporary
+// folder the test may change.
+func copyPolicies(t *testing.T) string {
+	t.Helper()
+	files, err := policy.ReadDir(repotest.Path(t, "policies"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dst, filepath.Base(name)), body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
