@@ -34,7 +34,7 @@ exit 0.`,
 				return err
 			}
 			if b != nil {
-				fmt.Fprintf(cmd.OutOrStdout(), "ok: %s is valid (revision %s)\n", sources.bundle, b.Revision)
+				fmt.Fprintf(cmd.OutOrStdout(), "ok: %s is valid (revision %s)\n", sources.bundle, b.RevisionLabel())
 				return nil
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "ok: %s and %s are valid\n", dirOr(src.ConfigDir, "./config"), dirOr(src.PoliciesDir, "./policies"))

@@ -1,6 +1,11 @@
 package main
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -96,4 +101,83 @@ func copyFolder(t *testing.T, dir string) string {
 		}
 	}
 	return out
+}
+
+// TestCheckSaysWhetherTheRevisionIsVerified: check names a built bundle's
+// revision as is, marks any other revision unverified, and refuses a
+// bundle changed after its build.
+func TestCheckSaysWhetherTheRevisionIsVerified(t *testing.T) {
+	dir := t.TempDir()
+	built := filepath.Join(dir, "built.tar.gz")
+	if _, _, code := tollgate(t, nil, "", "bundle", "build", "--out", built); code != 0 {
+		t.Fatal("bundle build failed")
+	}
+	archive, err := os.ReadFile(built)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bundle.Read(built)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opaStyle := filepath.Join(dir, "opa-style.tar.gz")
+	writeArchive(t, opaStyle, archive, ".manifest", `{"revision": "v7\n", "roots": ["tollgate"]}`)
+	tampered := filepath.Join(dir, "tampered.tar.gz")
+	writeArchive(t, tampered, archive, "config/settings.hcl", "settings {}\n")
+
+	if stdout, _, code := tollgate(t, nil, "", "check", "--bundle", built); code != 0 || !strings.HasSuffix(stdout, "(revision "+b.Revision+")\n") {
+		t.Errorf("a built bundle: exit %d %q", code, stdout)
+	}
+	if stdout, _, code := tollgate(t, nil, "", "check", "--bundle", opaStyle); code != 0 || !strings.HasSuffix(stdout, "(revision v7? (unverified))\n") {
+		t.Errorf("another revision: exit %d %q", code, stdout)
+	}
+	if _, stderr, code := tollgate(t, nil, "", "check", "--bundle", tampered); code != 1 || !strings.Contains(stderr, "changed after it was built") {
+		t.Errorf("a changed bundle: exit %d %q", code, stderr)
+	}
+}
+
+// writeArchive writes the bundle archive to path with the file name (no
+// leading slash) replaced by body.
+func writeArchive(t *testing.T, path string, archive []byte, name, body string) {
+	t.Helper()
+	gz, err := gzip.NewReader(bytes.NewReader(archive))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(gz)
+	var out bytes.Buffer
+	zw := gzip.NewWriter(&out)
+	tw := tar.NewWriter(zw)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		content, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.TrimPrefix(hdr.Name, "/") == name {
+			content = []byte(body)
+			hdr.Size = int64(len(content))
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(content); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

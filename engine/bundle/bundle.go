@@ -21,6 +21,13 @@
 // and keeps the HCL files; the OPA part is then handed, already in memory,
 // to OPA's own bundle reader, which parses the policies and data and
 // enforces the manifest's roots, exactly as `opa` would.
+//
+// The revision Write puts in the manifest is the content hash of what the
+// bundle serves (contentRevision), and Read computes it again: a bundle
+// whose "sha256:" revision does not match was changed after its build and
+// is refused, so a logged revision always names the contents. The hash
+// shows a change, not who made it: whoever can rewrite the file can write
+// a new hash too, which only a signature would stop (SPEC §8).
 package bundle
 
 import (
@@ -94,6 +101,11 @@ var ErrUnsafePath = errors.New("unsafe path")
 // files together exceed the limits above.
 var ErrTooLarge = errors.New("too large")
 
+// ErrRevisionMismatch is returned for a bundle whose manifest revision
+// has tollgate's form, "sha256:" and a content hash, but is not the hash
+// of what the bundle holds: it was changed after it was built.
+var ErrRevisionMismatch = errors.New("the revision is not the content hash")
+
 // Bundle is a bundle as read: the configuration it carries, ready for
 // authz.Load, and the manifest's revision.
 type Bundle struct {
@@ -102,10 +114,49 @@ type Bundle struct {
 	// problems read as config/clients.hcl:12:3. Its folders are empty.
 	Sources authz.Sources
 	// Revision is the manifest's revision; tollgate writes
-	// "sha256:" and the hex digest of the contents.
+	// "sha256:" and the hex digest of the contents (contentRevision).
 	Revision string
+	// Verified says that Revision is the content hash of what the bundle
+	// holds, recomputed on read. A revision in that form that does not
+	// match is refused (ErrRevisionMismatch); any other revision, such as
+	// one opa build wrote, is read unverified.
+	Verified bool
 	// Roots are the manifest's roots.
 	Roots []string
+}
+
+// RevisionLabel is the revision as logs and messages show it: the
+// content hash when it was verified, else the revision marked
+// "(unverified)", so that nobody takes it for proof of the contents.
+func (b *Bundle) RevisionLabel() string {
+	switch {
+	case b.Verified:
+		return b.Revision
+	case b.Revision == "":
+		return "none (unverified)"
+	}
+	return printable(b.Revision) + " (unverified)"
+}
+
+// printable bounds a revision from an untrusted manifest before it is
+// logged or printed: at most maxShown bytes, and no control characters
+// that could forge lines.
+func printable(s string) string {
+	const maxShown = 80
+	cut := len(s) > maxShown
+	if cut {
+		s = strings.ToValidUTF8(s[:maxShown], "")
+	}
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return '?'
+		}
+		return r
+	}, s)
+	if cut {
+		s += "..."
+	}
+	return s
 }
 
 // Read reads the bundle file at path. The file is read whole, once (a
@@ -192,9 +243,14 @@ func parse(archive []byte) (*Bundle, error) {
 	if len(ob.Data) > 0 {
 		data = ob.Data
 	}
+	verified, err := verifyRevision(ob.Manifest.Revision, config, policies, data)
+	if err != nil {
+		return nil, err
+	}
 	b := &Bundle{
 		Sources:  authz.Sources{ConfigFiles: config, PolicyFiles: policies, Data: data},
 		Revision: ob.Manifest.Revision,
+		Verified: verified,
 	}
 	if ob.Manifest.Roots != nil {
 		b.Roots = append([]string(nil), *ob.Manifest.Roots...)
@@ -353,11 +409,9 @@ func Write(w io.Writer, src authz.Sources) (revision string, err error) {
 	if data == nil {
 		data = map[string]any{}
 	}
-	canonicalData, err := json.Marshal(data)
-	if err != nil {
-		return "", fmt.Errorf("bundle: data: %w", err)
+	if revision, err = contentRevision(files, data); err != nil {
+		return "", fmt.Errorf("bundle: %w", err)
 	}
-	revision = revisionOf(files, canonicalData)
 
 	roots, modules, err := rootsAndModules(files, data)
 	if err != nil {
@@ -430,10 +484,25 @@ func namedFiles(src authz.Sources) (map[string][]byte, error) {
 	return files, nil
 }
 
-// revisionOf is "sha256:" and the hex SHA-256 of every file's name, size
-// and content, in name order, then the data as canonical JSON (sorted
-// keys).
-func revisionOf(files map[string][]byte, canonicalData []byte) string {
+// revisionPrefix starts every revision tollgate writes: the rest is the
+// content hash (contentRevision).
+const revisionPrefix = "sha256:"
+
+// contentRevision is the revision of a bundle holding files (names as in
+// the bundle: config/<name>.hcl, policies/<name>.rego; no tests, which are
+// never served) and data: "sha256:" and the hex SHA-256 of every file's
+// name, size and content, in name order, then of data.json's name, size
+// and the data as canonical JSON (sorted keys; {} for none). It is the one
+// definition of the hash: Write computes it to name a bundle, Read again
+// to check one, so anything served is covered by it.
+func contentRevision(files map[string][]byte, data map[string]any) (string, error) {
+	if data == nil {
+		data = map[string]any{}
+	}
+	canonicalData, err := json.Marshal(data)
+	if err != nil {
+		return "", fmt.Errorf("data: %w", err)
+	}
 	h := sha256.New()
 	for _, name := range slices.Sorted(maps.Keys(files)) {
 		body := files[name]
@@ -442,7 +511,31 @@ func revisionOf(files map[string][]byte, canonicalData []byte) string {
 	}
 	h.Write([]byte(dataFile + "\x00" + strconv.Itoa(len(canonicalData)) + "\x00"))
 	h.Write(canonicalData)
-	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+	return revisionPrefix + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// verifyRevision checks a manifest's revision against what the bundle
+// holds. A revision in tollgate's form must be the content hash, or the
+// bundle was changed after its build (a policy swapped, a declaration
+// edited) and is refused. Any other revision proves nothing and is
+// reported unverified: bundles built by opa build carry a revision of
+// their maker's choosing, or none.
+func verifyRevision(revision string, config, policies map[string][]byte, data map[string]any) (verified bool, err error) {
+	if !strings.HasPrefix(revision, revisionPrefix) {
+		return false, nil
+	}
+	files := make(map[string][]byte, len(config)+len(policies))
+	maps.Copy(files, config)
+	maps.Copy(files, policies)
+	want, err := contentRevision(files, data)
+	if err != nil {
+		return false, err
+	}
+	if revision != want {
+		return false, fmt.Errorf("%w: the manifest says %s, the contents hash to %s: the bundle was changed after it was built; rebuild it with tollgate bundle build",
+			ErrRevisionMismatch, printable(revision), want)
+	}
+	return true, nil
 }
 
 // rootsAndModules parses the policies for OPA's writer and derives the

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -438,4 +439,118 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("accepted %d bytes", total)
 		}
 	})
+}
+
+// replaced is archive with the file name (no leading slash) set to body,
+// or removed when body is nil; everything else, the manifest included,
+// is left as it was: a bundle changed after its build.
+func replaced(t *testing.T, archive []byte, name string, body []byte) []byte {
+	t.Helper()
+	gz, err := gzip.NewReader(bytes.NewReader(archive))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(gz)
+	var files []tarFile
+	found := false
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.TrimPrefix(hdr.Name, "/") == name {
+			found = true
+			if body == nil {
+				continue
+			}
+			b = body
+		}
+		files = append(files, tarFile{name: hdr.Name, body: string(b)})
+	}
+	if !found && body != nil {
+		files = append(files, tarFile{name: "/" + name, body: string(body)})
+	}
+	return tarball(t, files...)
+}
+
+// TestReadVerifiesTheRevision: a bundle's revision in tollgate's form
+// (sha256: and the content hash) is checked against the contents on
+// every read: a bundle changed after its build (a policy swapped for one
+// that allows everything, a declaration edited, a file added or removed,
+// other data) is refused, as is a sha256: revision that is no hash. Any
+// other revision (opa build's, or none) is read, marked unverified.
+func TestReadVerifiesTheRevision(t *testing.T) {
+	root := repotest.Path(t)
+	src, err := bundle.ReadDirs(filepath.Join(root, "config"), filepath.Join(root, "policies"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var good bytes.Buffer
+	revision, err := bundle.Write(&good, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bundle.Parse(good.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !b.Verified || b.Revision != revision || b.RevisionLabel() != revision {
+		t.Errorf("a built bundle: verified %v, revision %q, label %q; want verified %s", b.Verified, b.Revision, b.RevisionLabel(), revision)
+	}
+
+	allowAll, err := os.ReadFile(filepath.Join(root, "testdata/policies/allow-all/token.rego"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest := func(revision string) []byte {
+		return []byte(`{"revision": "` + revision + `", "roots": ["tollgate"], "rego_version": 1}`)
+	}
+	tampered := map[string][]byte{
+		"a policy swapped for allow-all": replaced(t, good.Bytes(), "policies/token.rego", allowAll),
+		"a policy added":                 replaced(t, good.Bytes(), "policies/extra.rego", []byte("package tollgate.extra\n\nx := 1\n")),
+		"a policy removed":               replaced(t, good.Bytes(), "policies/scope.rego", nil),
+		"a declaration edited":           replaced(t, good.Bytes(), "config/settings.hcl", []byte("settings {}\n")),
+		"a declaration added":            replaced(t, good.Bytes(), "config/extra.hcl", []byte(goodHCL)),
+		"data changed":                   replaced(t, good.Bytes(), "data.json", []byte(`{"tollgate": {"x": 1}}`)),
+		"a revision that is no hash":     replaced(t, good.Bytes(), ".manifest", manifest("sha256:latest")),
+		"another bundle's revision":      replaced(t, good.Bytes(), ".manifest", manifest("sha256:"+strings.Repeat("0", 64))),
+	}
+	for name, archive := range tampered {
+		t.Run(name, func(t *testing.T) {
+			b, err := bundle.Parse(archive)
+			if !errors.Is(err, bundle.ErrRevisionMismatch) {
+				t.Fatalf("error %v (read %v), want ErrRevisionMismatch", err, b != nil)
+			}
+			if !strings.Contains(err.Error(), "tollgate bundle build") {
+				t.Errorf("the error should say how to fix it: %v", err)
+			}
+		})
+	}
+
+	unverified := []struct {
+		name, label string
+		archive     []byte
+	}{
+		{name: "opa build's revision", label: "v1.2.3 (unverified)", archive: replaced(t, good.Bytes(), ".manifest", manifest("v1.2.3"))},
+		{name: "no revision", label: "none (unverified)", archive: replaced(t, good.Bytes(), ".manifest", manifest(""))},
+		{name: "no manifest", label: "none (unverified)", archive: replaced(t, good.Bytes(), ".manifest", nil)},
+	}
+	for _, tt := range unverified {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := bundle.Parse(tt.archive)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.Verified || b.RevisionLabel() != tt.label {
+				t.Errorf("verified %v, label %q, want %q", b.Verified, b.RevisionLabel(), tt.label)
+			}
+		})
+	}
 }

@@ -167,7 +167,8 @@ func New(ctx context.Context, cfg Config, stderr io.Writer) (*Server, error) {
 }
 
 // sources says what a (re)load reads: the bundle file, read anew each
-// time, or the folders. revision is the bundle's, empty for folders.
+// time, or the folders. revision is the bundle's, as logs show it (marked
+// unverified unless it is the content hash), empty for folders.
 func (s *Server) sources() (src authz.Sources, revision string, err error) {
 	if s.cfg.Bundle == "" {
 		return authz.Sources{ConfigDir: s.cfg.ConfigDir, PoliciesDir: s.cfg.PoliciesDir}, "", nil
@@ -176,7 +177,7 @@ func (s *Server) sources() (src authz.Sources, revision string, err error) {
 	if err != nil {
 		return authz.Sources{}, "", err
 	}
-	return b.Sources, b.Revision, nil
+	return b.Sources, b.RevisionLabel(), nil
 }
 
 // load builds a snapshot from the sources and says how many bytes of HCL

@@ -194,3 +194,63 @@ func copyPolicies(t *testing.T) string {
 	}
 	return dst
 }
+
+// TestServeChecksTheBundleRevision: a bundle whose policy was swapped for
+// allow-all after its build keeps its revision, which no longer names
+// its contents: serve refuses to start on it, and a reload to it fails
+// and keeps the last good bundle. A bundle whose revision is not a
+// content hash (opa build's) serves, logged as unverified.
+func TestServeChecksTheBundleRevision(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tollgate.tar.gz")
+	revision := buildBundle(t, repotest.Path(t, "config"), path)
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowAll, err := os.ReadFile(repotest.Path(t, "testdata/policies/allow-all/token.rego"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tampered := withFile(t, good, "policies/token.rego", string(allowAll))
+	tamperedPath := filepath.Join(t.TempDir(), "tampered.tar.gz")
+	writeFile(t, tamperedPath, string(tampered))
+
+	_, err = serve.New(context.Background(), serve.Config{Bundle: tamperedPath, Addr: "127.0.0.1:0"}, &syncBuffer{})
+	if !errors.Is(err, bundle.ErrRevisionMismatch) || !strings.Contains(err.Error(), revision) {
+		t.Errorf("serving the tampered bundle: %v", err)
+	}
+
+	base, logs, _ := runServe(t, serve.Config{Bundle: path, Watch: true})
+	if !strings.Contains(logs.String(), "revision="+revision) {
+		t.Errorf("the start log should name the verified revision %s:\n%s", revision, logs.String())
+	}
+	writeFile(t, path, string(tampered))
+	eventually(t, "the tampered bundle is refused", func() bool {
+		return strings.Contains(logs.String(), "reload failed") && strings.Contains(logs.String(), "the bundle was changed after it was built")
+	})
+	// allow-all would give client1 any audience; the served policy does not.
+	resp := tokenRequest(t, base, "client1", client1Secret, "audience=Server2")
+	if resp == 200 {
+		t.Error("the tampered allow-all policy is being served")
+	}
+
+	unverified := withFile(t, good, ".manifest", `{"revision": "v1.2.3", "roots": ["tollgate"], "rego_version": 1}`)
+	writeFile(t, path, string(unverified))
+	eventually(t, "the unverified bundle loads", func() bool { return strings.Contains(logs.String(), `revision="v1.2.3 (unverified)"`) })
+}
+
+// tokenRequest posts a token request with Basic credentials and the
+// extra form fields, and returns the status.
+func tokenRequest(t *testing.T, base, id, pass, form string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, base+"/oauth2/token", strings.NewReader("grant_type=client_credentials&"+form))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(id, pass)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
