@@ -227,7 +227,10 @@ func (v *validator) server(b *serverBlock) {
 }
 
 // checkAudiences makes every audience value name exactly one server: no
-// two servers share one, and none equals another server's id.
+// two servers share one, and none equals the id of any other declaration
+// (SPEC §3). A server whose audience is a client's id would let that
+// client introspect the server's tokens as their audience; one whose
+// audience is an account's or a group's id makes aud and sub ambiguous.
 func (v *validator) checkAudiences(blocks []*serverBlock) {
 	byAudience := map[string]int{}
 	for i, s := range v.cfg.Servers {
@@ -243,6 +246,12 @@ func (v *validator) checkAudiences(blocks []*serverBlock) {
 		if other, ok := v.servers[s.Audience]; ok && other.ID != s.ID {
 			v.add(errorAt(rng, "Audience is another server's id",
 				fmt.Sprintf("server %q has the audience %q, which is the id of server %q: a request naming it would be ambiguous.", s.ID, s.Audience, other.ID)))
+			continue
+		}
+		if d, ok := v.ids[s.Audience]; ok && d.kind != "server" {
+			v.add(errorAt(rng, "Audience is another declaration's id",
+				fmt.Sprintf("server %q has the audience %q, which is the id of the %s declared at %s; an audience may equal no client, account or group id (a client with that id could introspect the server's tokens).",
+					s.ID, s.Audience, d.kind, at(d.rng))))
 		}
 	}
 }
