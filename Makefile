@@ -4,6 +4,8 @@ GO       ?= go
 OPA      := $(GO) tool opa
 BIN      := bin/tollgate
 ADDR     ?= 127.0.0.1:8080
+# /metrics is served only here, never on ADDR: it names every client.
+METRICS_ADDR ?= 127.0.0.1:9090
 NODE_DIR := interop/node
 
 .PHONY: all build run test go-test policy-test interop-deps fmt lint check bench bench-go bench-load bundle clean
@@ -17,7 +19,8 @@ run: build
 	@echo "Demo secrets are in README.md (demo only). Once it listens, get a token with:"
 	@echo "  curl -s -u client1:demo-client1-secret-not-for-production -d grant_type=client_credentials http://$(ADDR)/oauth2/token"
 	@echo "  curl -s -H 'Content-Type: application/json' -d '{\"grant_type\":\"client_credentials\",\"client_id\":\"gift-deliveries\",\"client_secret\":\"demo-gift-deliveries-secret-not-for-production\",\"audience\":\"https://api.worldmappers.example\"}' http://$(ADDR)/oauth2/token"
-	./$(BIN) serve --config config --policies policies --addr $(ADDR)
+	@echo "Metrics (not on the public address): curl -s http://$(METRICS_ADDR)/metrics"
+	./$(BIN) serve --config config --policies policies --addr $(ADDR) --metrics-addr $(METRICS_ADDR)
 
 # Everything CI runs: formatting and vet, the Rego tests, the Go tests
 # (unit, end-to-end over loopback, and the Node.js interop test), with the

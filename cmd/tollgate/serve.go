@@ -16,12 +16,14 @@ func newServeCommand() *cobra.Command {
 		Short: "Run the authorization server",
 		Long: `Run the authorization server on --addr with the declarations in --config and
 the policies in --policies, or with those of a --bundle file (tollgate bundle
-build). It logs "listening on URL" once it accepts connections. SIGHUP, or a
-change to a .hcl or .rego file (or to the bundle file, e.g. a new one renamed
-over it), reloads everything; a configuration that does not load is logged
-and the last good one keeps serving. So do the signing keys: SIGHUP or a
-change in --keys re-reads them (see "tollgate keys rotate"). SIGTERM and SIGINT drain in-flight
-requests and exit 0.`,
+build). It logs "listening on URL" once it accepts connections, and with
+--metrics-addr "metrics on URL" for the Prometheus metrics, which the public
+address never serves. SIGHUP, or a change to a .hcl or .rego file (or to
+the bundle file, e.g. a new one renamed over it), reloads everything; a
+configuration that does not load is logged and the last good one keeps
+serving. So do the signing keys: SIGHUP or a change in --keys re-reads them
+(see "tollgate keys rotate"). SIGTERM and SIGINT drain in-flight requests
+and exit 0.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			use, err := useBundle(cmd)
@@ -41,6 +43,7 @@ requests and exit 0.`,
 	f.StringVar(&cfg.PoliciesDir, "policies", "./policies", "folder of Rego policies (*_test.rego ignored)")
 	f.StringVar(&cfg.Bundle, "bundle", "", "bundle file (tollgate bundle build) to serve instead of --config and --policies")
 	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "listen address; port 0 picks a free port")
+	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve /metrics on this second address (plain HTTP, for the scraper); the public --addr never serves it")
 	f.StringVar(&cfg.KeysDir, "keys", "", "folder of JWK signing keys (tollgate keys rotate), re-read on change; default: an ephemeral key")
 	f.DurationVar(&cfg.JWKSMaxAge, "jwks-max-age", token.JWKSMaxAge, "Cache-Control max-age of the JWKS; keep it below keys rotate --publish-ahead")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate: serve HTTPS")

@@ -19,6 +19,14 @@ func addRoutes(r *mux.Router, s *server) {
 	handle("/.well-known/openid-configuration", allow(handleMetadata(s), http.MethodGet))
 	handle("/healthz", allow(handleHealthz(), http.MethodGet))
 	handle("/readyz", allow(handleReadyz(s), http.MethodGet))
-	handle("/metrics", allow(s.metricsHandler, http.MethodGet))
+	// No /metrics here: it names every client and audience, so it is
+	// only on the metrics listener (addMetricsRoutes, SPEC §6).
 	r.NotFoundHandler = s.instrument("other", handleNotFound())
+}
+
+// addMetricsRoutes is the whole surface of the metrics listener
+// (--metrics-addr).
+func addMetricsRoutes(r *mux.Router, metrics http.Handler) {
+	r.Handle("/metrics", allow(metrics, http.MethodGet))
+	r.NotFoundHandler = handleNotFound()
 }

@@ -24,8 +24,6 @@ const MaxBodyBytes = 64 << 10
 type Options struct {
 	// Ready reports readiness for /readyz; nil means always ready.
 	Ready func() bool
-	// Metrics serves /metrics; nil answers 404.
-	Metrics http.Handler
 	// Instrument wraps each route's handler to observe it by endpoint name;
 	// nil means no instrumentation.
 	Instrument func(endpoint string, h http.Handler) http.Handler
@@ -38,18 +36,18 @@ type Options struct {
 }
 
 type server struct {
-	svc            *authz.Service
-	ready          func() bool
-	metricsHandler http.Handler
-	instrument     func(endpoint string, h http.Handler) http.Handler
-	mutualTLS      bool
-	metadata       atomic.Pointer[metadataDoc]
-	jwksMaxAge     time.Duration
+	svc        *authz.Service
+	ready      func() bool
+	instrument func(endpoint string, h http.Handler) http.Handler
+	mutualTLS  bool
+	metadata   atomic.Pointer[metadataDoc]
+	jwksMaxAge time.Duration
 }
 
-// NewServer returns the HTTP handler for svc.
+// NewServer returns the HTTP handler for svc: the public API, which never
+// serves /metrics (see NewMetricsServer).
 func NewServer(svc *authz.Service, opts Options) http.Handler {
-	s := &server{svc: svc, ready: opts.Ready, metricsHandler: opts.Metrics, instrument: opts.Instrument, mutualTLS: opts.MutualTLS}
+	s := &server{svc: svc, ready: opts.Ready, instrument: opts.Instrument, mutualTLS: opts.MutualTLS}
 	s.jwksMaxAge = opts.JWKSMaxAge
 	if s.jwksMaxAge <= 0 {
 		s.jwksMaxAge = token.JWKSMaxAge
@@ -60,11 +58,18 @@ func NewServer(svc *authz.Service, opts Options) http.Handler {
 	if s.ready == nil {
 		s.ready = func() bool { return true }
 	}
-	if s.metricsHandler == nil {
-		s.metricsHandler = handleNotFound()
-	}
 	r := mux.NewRouter()
 	addRoutes(r, s)
+	return secureHeaders(r)
+}
+
+// NewMetricsServer returns the handler of the metrics listener: metrics
+// at /metrics, 404 elsewhere. The metrics name every client and audience,
+// so they are served apart from the public API, on an address only
+// operators reach (SPEC §6).
+func NewMetricsServer(metrics http.Handler) http.Handler {
+	r := mux.NewRouter()
+	addMetricsRoutes(r, metrics)
 	return secureHeaders(r)
 }
 

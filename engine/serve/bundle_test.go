@@ -111,7 +111,7 @@ func TestReloadFromAReplacedBundle(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeFile(t, path, string(body))
-	base, logs, _ := runServe(t, serve.Config{Bundle: path, Watch: true})
+	base, logs, _ := runServe(t, serve.Config{Bundle: path, Watch: true, MetricsAddr: "127.0.0.1:0"})
 	if got := tokenStatus(t, base, "added-client", extraClientSecret); got != 401 {
 		t.Fatalf("before the new bundle: %d", got)
 	}
@@ -144,7 +144,7 @@ func TestReloadFromAReplacedBundle(t *testing.T) {
 		t.Fatalf("/readyz after a bad bundle: %v %v", resp, err)
 	}
 	resp.Body.Close()
-	if metrics := get(t, base+"/metrics"); !regexp.MustCompile(`tollgate_config_reloads_total\{result="failure"\} [2-9]`).MatchString(metrics) {
+	if metrics := get(t, metricsURL(t, logs)); !regexp.MustCompile(`tollgate_config_reloads_total\{result="failure"\} [2-9]`).MatchString(metrics) {
 		t.Errorf("the failed reloads are not counted:\n%s", grepLines(metrics, "reloads"))
 	}
 

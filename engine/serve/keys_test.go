@@ -162,7 +162,7 @@ func TestKeysReloadKeepsTheLastGoodSet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base, logs, _ := runServe(t, serve.Config{ConfigDir: copyConfig(t), KeysDir: keys, Watch: true})
+	base, logs, _ := runServe(t, serve.Config{ConfigDir: copyConfig(t), KeysDir: keys, Watch: true, MetricsAddr: "127.0.0.1:0"})
 	signer := func() string { return signerOf(t, base) }
 
 	broken := filepath.Join(keys, "broken.json")
@@ -174,7 +174,7 @@ func TestKeysReloadKeepsTheLastGoodSet(t *testing.T) {
 	if got := signer(); got != first.KeyID {
 		t.Errorf("after a broken key file the signer is %s, want the last good %s", got, first.KeyID)
 	}
-	if metrics := get(t, base+"/metrics"); !regexp.MustCompile(`tollgate_config_reloads_total\{result="failure"\} [1-9]`).MatchString(metrics) {
+	if metrics := get(t, metricsURL(t, logs)); !regexp.MustCompile(`tollgate_config_reloads_total\{result="failure"\} [1-9]`).MatchString(metrics) {
 		t.Errorf("the failed key reload is not counted:\n%s", grepLines(metrics, "reloads"))
 	}
 

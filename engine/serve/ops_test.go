@@ -130,7 +130,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // counted.
 func TestReloadOnFileChangeAndSIGHUP(t *testing.T) {
 	dir := copyConfig(t)
-	base, logs, _ := runServe(t, serve.Config{ConfigDir: dir, Watch: true})
+	base, logs, _ := runServe(t, serve.Config{ConfigDir: dir, Watch: true, MetricsAddr: "127.0.0.1:0"})
 
 	if got := tokenStatus(t, base, "added-client", extraClientSecret); got != 401 {
 		t.Fatalf("before the change: %d", got)
@@ -160,7 +160,7 @@ func TestReloadOnFileChangeAndSIGHUP(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("/readyz after a broken reload: %v %v", resp.StatusCode, err)
 	}
-	metrics := get(t, base+"/metrics")
+	metrics := get(t, metricsURL(t, logs))
 	if !regexp.MustCompile(`tollgate_config_reloads_total\{result="failure"\} [1-9]`).MatchString(metrics) {
 		t.Errorf("the failed reload is not counted:\n%s", grepLines(metrics, "reloads"))
 	}
@@ -376,10 +376,10 @@ func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
 
 // TestMetricsExposition: the metrics the operations section lists exist.
 func TestMetricsExposition(t *testing.T) {
-	srv := start(t, serve.Config{})
+	srv := start(t, serve.Config{MetricsAddr: "127.0.0.1:0"})
 	tokenStatus(t, srv.url, "client1", client1Secret)
 	tokenStatus(t, srv.url, "client1", "wrong")
-	metrics := get(t, srv.url+"/metrics")
+	metrics := get(t, srv.MetricsURL())
 	for _, want := range []string{
 		`tollgate_http_requests_total{code="200",endpoint="/oauth2/token",error=""} 1`,
 		`tollgate_http_requests_total{code="401",endpoint="/oauth2/token",error="invalid_client"} 1`,

@@ -37,6 +37,9 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stderr, "listening on %s\n", s.URL())
+	if u := s.MetricsURL(); u != "" {
+		fmt.Fprintf(stderr, "metrics on %s\n", u)
+	}
 	fmt.Fprintf(stdout, "get a token: curl -s -u CLIENT_ID:CLIENT_SECRET -d grant_type=client_credentials %s/oauth2/token\n", s.URL())
 
 	go func() {

@@ -40,6 +40,10 @@ type Config struct {
 	TLSCert     string
 	TLSKey      string
 	ClientCA    string
+	// MetricsAddr, when set, is a second listen address that serves
+	// /metrics, which the public listener never does: the metrics name
+	// every client and audience (SPEC §6).
+	MetricsAddr string
 	// Bundle is a bundle file (tollgate bundle build) to serve from
 	// instead of ConfigDir and PoliciesDir, which must then be empty.
 	Bundle string
@@ -96,6 +100,9 @@ type Server struct {
 	requests atomic.Uint64
 	sleep    func(time.Duration)
 	closers  []io.Closer
+
+	// metricsListener serves /metrics when --metrics-addr is set.
+	metricsListener net.Listener
 }
 
 // New loads keys and the first snapshot. Any problem is returned as one
@@ -154,7 +161,6 @@ func New(ctx context.Context, cfg Config, stderr io.Writer) (*Server, error) {
 	s.svc = authz.NewService(snap, authz.Options{Keys: keys, Audit: auditLog, Observer: s.metrics, State: st, Log: s.log})
 	api := httpapi.NewServer(s.svc, httpapi.Options{
 		Ready:      s.ready.Load,
-		Metrics:    s.metrics.Handler(),
 		Instrument: s.metrics.Instrument,
 		MutualTLS:  s.mutualTLS(),
 		JWKSMaxAge: cfg.JWKSMaxAge,
@@ -311,8 +317,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Service returns the engine.
 func (s *Server) Service() *authz.Service { return s.svc }
 
-// Listen binds the address; port 0 picks a free port. It sets the default
-// issuer from the address actually bound.
+// Listen binds the address, and the metrics address if set; port 0 picks
+// a free port. It sets the default issuer from the address actually
+// bound.
 func (s *Server) Listen() (net.Addr, error) {
 	addr := s.cfg.Addr
 	if addr == "" {
@@ -321,6 +328,10 @@ func (s *Server) Listen() (net.Addr, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
+	}
+	if err := s.listenMetrics(); err != nil {
+		_ = ln.Close()
+		return nil, err
 	}
 	if s.tls != nil {
 		ln = tls.NewListener(ln, s.tls.config())
@@ -357,6 +368,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.ready.Store(true)
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.listener) }()
+	stopMetrics := s.serveMetrics()
 
 	var err error
 	select {
@@ -372,6 +384,10 @@ func (s *Server) Serve(ctx context.Context) error {
 		err = s.http.Shutdown(shutdownCtx)
 		cancel()
 	}
+	// The metrics stay up through the drain, so a scrape can see it.
+	metricsCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	stopMetrics(metricsCtx)
+	cancel()
 	s.close()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
