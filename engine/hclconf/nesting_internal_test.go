@@ -91,7 +91,8 @@ func randomSource(r *rand.Rand) string {
 func TestNestingScanAgreesWithTheLexer(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	scanned := 0
-	for range 20000 {
+	const inputs = 5000
+	for range inputs {
 		src := randomSource(r)
 		quick, exact, ok := traces([]byte(src))
 		if !ok {
@@ -102,8 +103,8 @@ func TestNestingScanAgreesWithTheLexer(t *testing.T) {
 			t.Fatalf("%q: %s\nquick: %+v\nlexer: %+v", src, diff, quick, exact)
 		}
 	}
-	if scanned < 5000 {
-		t.Errorf("the quick scan gave up on %d inputs of 20000", 20000-scanned)
+	if scanned < inputs/4 {
+		t.Errorf("the quick scan gave up on %d inputs of %d", inputs-scanned, inputs)
 	}
 }
 
