@@ -9,6 +9,7 @@
 //	/data.json              the optional data, {} when there is none
 //	/policies/<name>.rego   the policies (never *_test.rego)
 //	/config/<name>.hcl      the declarations
+//	/.signatures.json       when signed: OPA's signature over every other file (sign.go)
 //
 // OPA's bundle reader (Reader.Read in opa/v1/bundle) keeps only the files it
 // knows (*.rego, data.json/yaml, .manifest, policy.wasm, plan.json) and skips
@@ -83,6 +84,9 @@ const (
 	policiesDir  = "policies"  // the Rego policies, flat: policies/<name>.rego
 	dataFile     = "data.json" // the optional data, at the root of data
 	manifestFile = ".manifest" // OPA's manifest: revision, roots, Rego version
+	// signaturesFile is OPA's signature of a signed bundle; OPA reads it
+	// under any folder, tollgate only at the root (kind).
+	signaturesFile = ".signatures.json"
 	// root is the package root of tollgate's own policies
 	// (data.tollgate.token.decision), always among the manifest's roots.
 	root = "tollgate"
@@ -123,6 +127,11 @@ type Bundle struct {
 	Verified bool
 	// Roots are the manifest's roots.
 	Roots []string
+	// Signed reports that the bundle carries a .signatures.json file;
+	// SignatureVerified, that its signature was checked with a Verifier
+	// and covers every file (verify.go). A signed bundle read without a
+	// Verifier is Signed but not SignatureVerified.
+	Signed, SignatureVerified bool
 }
 
 // RevisionLabel is the revision as logs and messages show it: the
@@ -163,7 +172,11 @@ func printable(s string) string {
 // bundle renamed over it meanwhile is seen next time, never half of each),
 // and checked as untrusted input before OPA's reader parses any of it:
 // see the limits above and cleanName.
-func Read(path string) (*Bundle, error) {
+func Read(path string) (*Bundle, error) { return ReadVerified(path, nil) }
+
+// ReadVerified is Read that, with a non-nil Verifier, accepts only a bundle
+// whose signature the Verifier's key made and that covers every file.
+func ReadVerified(path string, v *Verifier) (*Bundle, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("bundle: %w", err)
@@ -173,7 +186,7 @@ func Read(path string) (*Bundle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", path, err)
 	}
-	b, err := parse(raw)
+	b, err := parse(raw, v)
 	if err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", path, err)
 	}
@@ -189,19 +202,28 @@ type entry struct {
 
 // Parse reads a bundle from the bytes of a .tar.gz file, with the checks
 // and limits of Read.
-func Parse(archive []byte) (*Bundle, error) {
-	b, err := parse(archive)
+func Parse(archive []byte) (*Bundle, error) { return ParseVerified(archive, nil) }
+
+// ParseVerified is Parse with the signature check of ReadVerified.
+func ParseVerified(archive []byte, v *Verifier) (*Bundle, error) {
+	b, err := parse(archive, v)
 	if err != nil {
 		return nil, fmt.Errorf("bundle: %w", err)
 	}
 	return b, nil
 }
 
-func parse(archive []byte) (*Bundle, error) {
+// parse checks the archive, then its signature (v nil: none required),
+// before any file is parsed.
+func parse(archive []byte, v *Verifier) (*Bundle, error) {
 	if len(archive) > MaxBundleBytes {
 		return nil, fmt.Errorf("%w: over %d bytes", ErrTooLarge, MaxBundleBytes)
 	}
 	entries, err := untar(bytes.NewReader(archive))
+	if err != nil {
+		return nil, err
+	}
+	signed, err := checkSignature(entries, v)
 	if err != nil {
 		return nil, err
 	}
@@ -211,9 +233,10 @@ func parse(archive []byte) (*Bundle, error) {
 		switch kind(e.name) {
 		case kindConfig:
 			config[e.name] = e.body
-		case kindTest:
+		case kindTest, kindSignatures:
 			// Tests are never served (SPEC §2: *_test.rego ignored), so
-			// they are not compiled from a bundle either.
+			// they are not compiled from a bundle either; the signature
+			// was checked above.
 		case kindOPA:
 			forOPA = append(forOPA, e)
 		default:
@@ -248,9 +271,11 @@ func parse(archive []byte) (*Bundle, error) {
 		return nil, err
 	}
 	b := &Bundle{
-		Sources:  authz.Sources{ConfigFiles: config, PolicyFiles: policies, Data: data},
-		Revision: ob.Manifest.Revision,
-		Verified: verified,
+		Sources:           authz.Sources{ConfigFiles: config, PolicyFiles: policies, Data: data},
+		Revision:          ob.Manifest.Revision,
+		Verified:          verified,
+		Signed:            signed,
+		SignatureVerified: signed && v != nil,
 	}
 	if ob.Manifest.Roots != nil {
 		b.Roots = append([]string(nil), *ob.Manifest.Roots...)
@@ -344,10 +369,11 @@ func cleanName(raw string, dir bool) (string, error) {
 type fileKind int
 
 const (
-	kindOther  fileKind = iota
-	kindConfig          // config/<name>.hcl
-	kindOPA             // for OPA's reader: *.rego, data.json, .manifest
-	kindTest            // *_test.rego
+	kindOther      fileKind = iota
+	kindConfig              // config/<name>.hcl
+	kindOPA                 // for OPA's reader: *.rego, data.json, .manifest
+	kindTest                // *_test.rego
+	kindSignatures          // .signatures.json, at the root only
 )
 
 func kind(name string) fileKind {
@@ -355,6 +381,8 @@ func kind(name string) fileKind {
 	switch {
 	case dir == configDir+"/" && strings.HasSuffix(base, ".hcl"):
 		return kindConfig
+	case name == signaturesFile:
+		return kindSignatures
 	case strings.HasSuffix(base, "_test.rego"):
 		return kindTest
 	case strings.HasSuffix(base, ".rego"), base == dataFile, name == manifestFile:
@@ -401,6 +429,11 @@ func (l *memoryLoader) WithFollowSymlinks(bool) opabundle.DirectoryLoader { retu
 // and always the same revision. The written bundle is read back with Parse
 // before it is returned, so Write never produces a bundle Read refuses.
 func Write(w io.Writer, src authz.Sources) (revision string, err error) {
+	return write(w, src, nil)
+}
+
+// write is Write, signed by signer when it is not nil.
+func write(w io.Writer, src authz.Sources, signer *Signer) (revision string, err error) {
 	files, err := namedFiles(src)
 	if err != nil {
 		return "", err
@@ -436,11 +469,21 @@ func Write(w io.Writer, src authz.Sources) (revision string, err error) {
 		}
 	}
 
+	var check *Verifier
+	if signer != nil {
+		signature, err := signer.sign(entries)
+		if err != nil {
+			return "", fmt.Errorf("bundle: signing: %w", err)
+		}
+		entries = append(entries, signature)
+		check = signer.verifier
+	}
+
 	var out bytes.Buffer
 	if err := writeTarGz(&out, entries); err != nil {
 		return "", fmt.Errorf("bundle: %w", err)
 	}
-	if _, err := parse(out.Bytes()); err != nil {
+	if _, err := parse(out.Bytes(), check); err != nil {
 		return "", fmt.Errorf("bundle: the bundle would not read back: %w", err)
 	}
 	if _, err := w.Write(out.Bytes()); err != nil {
@@ -600,38 +643,50 @@ func writeTarGz(w io.Writer, entries []entry) error {
 // the same folder, then renamed over path, so a server watching path never
 // reads half a bundle. The folder is created if missing.
 func WriteFile(path string, src authz.Sources) (revision string, err error) {
+	return writeFile(path, src, nil)
+}
+
+// writeFile is WriteFile, signed by signer when it is not nil.
+func writeFile(path string, src authz.Sources, signer *Signer) (revision string, err error) {
 	var buf bytes.Buffer
-	if revision, err = Write(&buf, src); err != nil {
+	if revision, err = write(&buf, src, signer); err != nil {
 		return "", err
 	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("bundle: %w", err)
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return "", fmt.Errorf("bundle: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // a no-op once renamed
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
-		_ = tmp.Close()
-		return "", fmt.Errorf("bundle: %w", err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		_ = tmp.Close()
-		return "", fmt.Errorf("bundle: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		_ = tmp.Close()
-		return "", fmt.Errorf("bundle: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return "", fmt.Errorf("bundle: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := writeAtomic(path, buf.Bytes(), 0o755, 0o644); err != nil {
 		return "", fmt.Errorf("bundle: %w", err)
 	}
 	return revision, nil
+}
+
+// writeAtomic writes body to path through a temporary file in the same
+// folder renamed over path, so a reader sees the old file or the new one,
+// never half of either. The folder is created with dirPerm if missing.
+func writeAtomic(path string, body []byte, dirPerm, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, dirPerm); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	if _, err := tmp.Write(body); err != nil {
+		_ = tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		_ = tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		_ = tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 // ReadDirs reads what `tollgate bundle build` packs: every *.hcl file of

@@ -298,7 +298,7 @@ func TestParseRejects(t *testing.T) {
 		{name: "the same file twice", archive: tarball(t, hclFile, policyFile, tarFile{name: "config/a.hcl", body: goodHCL}), want: "twice"},
 		{name: "an unexpected file", archive: tarball(t, hclFile, policyFile, tarFile{name: "/README.md", body: "hi"}), want: "unexpected file"},
 		{name: "declarations outside config/", archive: tarball(t, hclFile, policyFile, tarFile{name: "/policies/a.hcl", body: goodHCL}), want: "unexpected file"},
-		{name: "a signed bundle", archive: tarball(t, hclFile, policyFile, tarFile{name: "/.signatures.json", body: "{}"}), want: "unexpected file"},
+		{name: "a signatures file in a folder", archive: tarball(t, hclFile, policyFile, tarFile{name: "/policies/.signatures.json", body: "{}"}), want: "unexpected file"},
 		{name: "a plain OPA bundle", archive: tarball(t, policyFile), want: "not a tollgate bundle"},
 		{name: "no policies", archive: tarball(t, hclFile), want: "no .rego policies"},
 		{name: "a policy outside the roots", archive: tarball(t, hclFile, policyFile, tarFile{name: "/.manifest", body: `{"roots": ["other"]}`}), want: "manifest roots"},
