@@ -29,6 +29,7 @@ type Metrics struct {
 	reloadDuration  prometheus.Histogram
 	lastReload      prometheus.Gauge
 	snapshotSize    *prometheus.GaugeVec
+	bundleFetches   *prometheus.CounterVec
 
 	// Children of the hot path, resolved once: a label lookup hashes
 	// every label value on every call.
@@ -81,8 +82,11 @@ func New() *Metrics {
 	m.snapshotSize = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "tollgate_config_declarations", Help: "Declarations in the configuration being served, by kind.",
 	}, []string{"kind"})
+	m.bundleFetches = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tollgate_bundle_fetches_total", Help: "Polls of the --bundle server by result (changed, unchanged, error); a changed bundle that does not load is a failed reload.",
+	}, []string{"result"})
 	m.Registry.MustRegister(m.requests, m.requestDuration, m.authDuration, m.decideDuration, m.signDuration,
-		m.tokensIssued, m.tokenRequests, m.reloads, m.reloadDuration, m.lastReload, m.snapshotSize,
+		m.tokensIssued, m.tokenRequests, m.reloads, m.reloadDuration, m.lastReload, m.snapshotSize, m.bundleFetches,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.authSuccess, m.authFailure = m.authDuration.WithLabelValues("success"), m.authDuration.WithLabelValues("failure")
 	m.decideCached, m.decideRun = m.decideDuration.WithLabelValues("true"), m.decideDuration.WithLabelValues("false")
@@ -143,6 +147,10 @@ func (m *Metrics) Reloaded(ok bool, took time.Duration, sizes map[string]int) {
 		m.snapshotSize.WithLabelValues(kind).Set(float64(n))
 	}
 }
+
+// BundleFetched records one poll of the bundle server: "changed",
+// "unchanged" (a 304, or the same bytes) or "error".
+func (m *Metrics) BundleFetched(result string) { m.bundleFetches.WithLabelValues(result).Inc() }
 
 // Instrument wraps an endpoint's handler to count and time its requests.
 // The error writer reports the OAuth error code through the recorder's

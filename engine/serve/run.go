@@ -84,6 +84,10 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 // the file by renaming a new one over it, which a watch on the old file
 // would never see.
 func (s *Server) watch(ctx context.Context) (stop func(), err error) {
+	if s.remote != nil {
+		// A bundle URL is polled (bundlepoll.go): no file to watch.
+		return func() {}, nil
+	}
 	dirs, relevant := []string{s.cfg.ConfigDir, s.cfg.PoliciesDir}, relevantSource
 	if s.cfg.Bundle != "" {
 		dirs, relevant = []string{filepath.Dir(s.cfg.Bundle)}, isBundle(s.cfg.Bundle)

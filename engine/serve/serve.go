@@ -45,8 +45,19 @@ type Config struct {
 	// every client and audience (SPEC §6).
 	MetricsAddr string
 	// Bundle is a bundle file (tollgate bundle build) to serve from
-	// instead of ConfigDir and PoliciesDir, which must then be empty.
+	// instead of ConfigDir and PoliciesDir, which must then be empty, or
+	// the http:// or https:// URL of one on a bundle server, polled
+	// every BundlePoll (bundlepoll.go).
 	Bundle string
+	// BundlePoll is how often a Bundle URL is polled; zero means
+	// DefaultBundlePoll.
+	BundlePoll time.Duration
+	// BundleCache is a folder that keeps the last good bundle from a
+	// Bundle URL, so that a start while the server is away serves it.
+	BundleCache string
+	// VerificationKey is a PEM public key file: only bundles signed with
+	// its private key, the signature covering every file, are served.
+	VerificationKey string
 	// AuditLog is a file to append audit lines to; empty means stderr.
 	AuditLog string
 	// Watch reloads on file changes under ConfigDir and PoliciesDir, or
@@ -103,6 +114,10 @@ type Server struct {
 
 	// metricsListener serves /metrics when --metrics-addr is set.
 	metricsListener net.Listener
+	// verifier checks bundle signatures (--verification-key); remote is
+	// a --bundle URL. See bundlepoll.go.
+	verifier *bundle.Verifier
+	remote   *remoteBundle
 }
 
 // New loads keys and the first snapshot. Any problem is returned as one
@@ -125,14 +140,17 @@ func New(ctx context.Context, cfg Config, stderr io.Writer) (*Server, error) {
 		parsed:   hclconf.NewCache(),
 		sleep:    time.Sleep,
 	}
+	if err := s.openBundleSources(); err != nil {
+		return nil, err
+	}
 	start := time.Now()
-	snap, revision, parsed, err := s.load(ctx, false)
+	snap, revision, parsed, err := s.loadFirst(ctx)
 	s.metrics.Reloaded(err == nil, time.Since(start), sizes(snap))
 	if err != nil {
 		return nil, fmt.Errorf("loading configuration: %w", err)
 	}
 	if cfg.Bundle != "" {
-		s.log.Info("serving a bundle", "bundle", cfg.Bundle, "revision", revision)
+		s.log.Info("serving a bundle", "bundle", s.bundleName(), "revision", revision)
 	}
 	if parsed >= bigParse {
 		// Nothing is served yet: the garbage goes back at once.
@@ -173,15 +191,27 @@ func New(ctx context.Context, cfg Config, stderr io.Writer) (*Server, error) {
 }
 
 // sources says what a (re)load reads: the bundle file, read anew each
-// time, or the folders. revision is the bundle's, as logs show it (marked
-// unverified unless it is the content hash), empty for folders.
+// time, the last bundle fetched from a URL, or the folders. revision is
+// the bundle's, as logs show it (marked unverified unless it is the
+// content hash), empty for folders. With --verification-key, a bundle
+// whose signature does not verify is an error like any other.
 func (s *Server) sources() (src authz.Sources, revision string, err error) {
 	if s.cfg.Bundle == "" {
 		return authz.Sources{ConfigDir: s.cfg.ConfigDir, PoliciesDir: s.cfg.PoliciesDir}, "", nil
 	}
-	b, err := bundle.Read(s.cfg.Bundle)
+	var b *bundle.Bundle
+	if s.remote != nil {
+		if b, err = bundle.ParseVerified(s.remote.current(), s.verifier); err != nil {
+			err = fmt.Errorf("from %s: %w", s.remote, err)
+		}
+	} else {
+		b, err = bundle.ReadVerified(s.cfg.Bundle, s.verifier)
+	}
 	if err != nil {
 		return authz.Sources{}, "", err
+	}
+	if b.Signed && !b.SignatureVerified {
+		s.log.Warn("the bundle is signed, but without --verification-key its signature is not checked", "bundle", s.bundleName())
 	}
 	return b.Sources, b.RevisionLabel(), nil
 }
@@ -366,6 +396,9 @@ func (s *Server) Serve(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	s.ready.Store(true)
+	if s.remote != nil {
+		go s.pollBundle(ctx)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.listener) }()
 	stopMetrics := s.serveMetrics()
@@ -502,7 +535,7 @@ func (s *Server) Reload(ctx context.Context) error {
 	c := snap.Store.Counts()
 	attrs := []any{"clients", c.Clients, "servers", c.Servers, "accounts", c.Accounts, "groups", c.Groups, "took", time.Since(start).Round(time.Millisecond)}
 	if s.cfg.Bundle != "" {
-		attrs = append(attrs, "bundle", s.cfg.Bundle, "revision", revision)
+		attrs = append(attrs, "bundle", s.bundleName(), "revision", revision)
 	}
 	s.log.Info("configuration reloaded", attrs...)
 	s.warnUnreachableClients(snap)
