@@ -23,7 +23,14 @@ the bundle file, e.g. a new one renamed over it), reloads everything; a
 configuration that does not load is logged and the last good one keeps
 serving. So do the signing keys: SIGHUP or a change in --keys re-reads them
 (see "tollgate keys rotate"). SIGTERM and SIGINT drain in-flight requests
-and exit 0.`,
+and exit 0.
+
+--bundle may be the http:// or https:// URL of a bundle on any static host
+(nginx, S3): it is polled every --bundle-poll with If-None-Match, and a new
+bundle is loaded as a reload is. --bundle-cache keeps the last good one, so a
+start while the bundle server is away serves it. With --verification-key only
+signed bundles (tollgate bundle build --signing-key, or OPA's) load. See
+docs/bundles.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			use, err := useBundle(cmd)
@@ -35,13 +42,22 @@ and exit 0.`,
 			} else {
 				cfg.Bundle = ""
 			}
+			if cfg.VerificationKey, err = verificationKey(cmd, use); err != nil {
+				return err
+			}
+			if cfg.BundleCache, err = bundleOnly(cmd, "bundle-cache", use); err != nil {
+				return err
+			}
 			return serve.Run(cmd.Context(), cfg, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.ConfigDir, "config", "./config", "folder of HCL declarations (*.hcl, merged)")
 	f.StringVar(&cfg.PoliciesDir, "policies", "./policies", "folder of Rego policies (*_test.rego ignored)")
-	f.StringVar(&cfg.Bundle, "bundle", "", "bundle file (tollgate bundle build) to serve instead of --config and --policies")
+	f.StringVar(&cfg.Bundle, "bundle", "", "bundle file (tollgate bundle build), or http(s):// URL of one on a bundle server, to serve instead of --config and --policies")
+	f.DurationVar(&cfg.BundlePoll, "bundle-poll", serve.DefaultBundlePoll, "how often to poll a --bundle URL (each replica a random 0-25% sooner; failed polls back off up to 5m)")
+	f.StringVar(&cfg.BundleCache, "bundle-cache", "", "folder to keep the last good bundle from a --bundle URL in, to start from while the server is away")
+	addVerificationKeyFlag(cmd, &cfg.VerificationKey)
 	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "listen address; port 0 picks a free port")
 	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve /metrics on this second address (plain HTTP, for the scraper); the public --addr never serves it")
 	f.StringVar(&cfg.KeysDir, "keys", "", "folder of JWK signing keys (tollgate keys rotate), re-read on change; default: an ephemeral key")
