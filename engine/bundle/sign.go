@@ -84,12 +84,13 @@ func NewSigner(keyPEM []byte, opts SigningOptions) (*Signer, error) {
 	if err != nil {
 		return nil, err
 	}
+	algs := verifier.keys[0].algs
 	alg := opts.Alg
 	if alg == "" {
-		alg = verifier.algs[0]
+		alg = algs[0]
 	}
-	if !slices.Contains(verifier.algs, alg) {
-		return nil, fmt.Errorf("--signing-alg %s does not fit the key: use one of %v (HMAC and EdDSA are not supported)", alg, verifier.algs)
+	if !slices.Contains(algs, alg) {
+		return nil, fmt.Errorf("--signing-alg %s does not fit the key: use one of %v (HMAC and EdDSA are not supported)", alg, algs)
 	}
 	if opts.ClaimsFile != "" {
 		if err := checkClaims(opts.ClaimsFile); err != nil {

@@ -343,7 +343,7 @@ func TestSignatureWithoutKeyIDIsVerified(t *testing.T) {
 // TestKeysRefused: keys OPA cannot sign bundles with, weak keys, secrets
 // and the wrong half of a pair are refused with a reason.
 func TestKeysRefused(t *testing.T) {
-	twoKeys := append(slices.Clone(key(t, "rsa").publicPEM), key(t, "p256").publicPEM...)
+	withPrivate := append(slices.Clone(key(t, "rsa").publicPEM), key(t, "p256").privatePEM...)
 	verifierTests := []struct {
 		name string
 		pem  []byte
@@ -351,7 +351,7 @@ func TestKeysRefused(t *testing.T) {
 	}{
 		{name: "an HMAC secret", pem: []byte("a-shared-secret"), want: "HMAC secret is not supported"},
 		{name: "a private key", pem: key(t, "rsa").privatePEM, want: "is a private key"},
-		{name: "two keys", pem: twoKeys, want: "more than one PEM block"},
+		{name: "a public and a private key", pem: withPrivate, want: "PEM block 2: is a private key"},
 		{name: "an Ed25519 key", pem: key(t, "ed25519").publicPEM, want: "RSA or ECDSA keys only"},
 		{name: "a short RSA key", pem: key(t, "rsa1024").publicPEM, want: "1024 bits"},
 	}
@@ -388,6 +388,33 @@ func TestKeysRefused(t *testing.T) {
 				t.Errorf("error %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestVerifierWithTwoKeysAcceptsEither: while the signing key rotates,
+// the verification key file holds the old and the new public key, and a
+// bundle signed by either verifies; one signed by a third key does not,
+// and the refusal names both keys.
+func TestVerifierWithTwoKeysAcceptsEither(t *testing.T) {
+	oldKey, newKey := key(t, "rsa"), key(t, "p256")
+	v, err := bundle.NewVerifier(append(slices.Clone(oldKey.publicPEM), newKey.publicPEM...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, k := range map[string]*testKey{"the old key": oldKey, "the new key": newKey} {
+		archive, _ := signedArchive(t, k, bundle.SigningOptions{})
+		if _, err := bundle.ParseVerified(archive, v); err != nil {
+			t.Errorf("signed with %s: %v", name, err)
+		}
+	}
+	third, _ := signedArchive(t, key(t, "rsa-other"), bundle.SigningOptions{})
+	_, err = bundle.ParseVerified(third, v)
+	if !errors.Is(err, bundle.ErrBadSignature) || !strings.Contains(err.Error(), oldKey.verifier(t).Fingerprint()+","+newKey.verifier(t).Fingerprint()) {
+		t.Errorf("signed with a third key: %v", err)
+	}
+	tooMany := bytes.Repeat(oldKey.publicPEM, 9)
+	if _, err := bundle.NewVerifier(tooMany); err == nil || !strings.Contains(err.Error(), "more than 8 keys") {
+		t.Errorf("nine keys: %v", err)
 	}
 }
 

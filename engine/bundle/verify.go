@@ -35,9 +35,9 @@ import (
 // OPA picks the verification key by the kid of the JWT header, or by the
 // deprecated keyid claim, unless its configuration names one; a bundle
 // with neither once went unverified (GHSA-g2pf-6v5v-qcc8). tollgate has
-// exactly one key, names it itself, and never reads kid or keyid: every
-// signed bundle is checked with that key, and with a key set an unsigned
-// bundle is refused.
+// one key (two while rotating), names it itself, and never reads kid or
+// keyid: every signed bundle is checked with the configured key, and with
+// a key set an unsigned bundle is refused.
 
 // ErrNotSigned is returned for a bundle without a signature when a
 // verification key requires one.
@@ -51,8 +51,14 @@ var ErrBadSignature = errors.New("bad signature")
 // is ours, not the bundle's: OPA uses it instead of any kid or keyid.
 const verificationKeyID = "tollgate"
 
-// Verifier checks bundle signatures with one public key.
+// Verifier checks bundle signatures with one public key, or a few while
+// the signing key is rotated: a signature verifies if one of them made it.
 type Verifier struct {
+	keys []verificationKey
+}
+
+// verificationKey is one public key of a Verifier.
+type verificationKey struct {
 	// publicPEM is the key as PKIX PEM, the form OPA's verifier parses.
 	publicPEM string
 	// algs are the JWS algorithms the key can verify.
@@ -62,8 +68,13 @@ type Verifier struct {
 	fingerprint string
 }
 
-// LoadVerifier reads a PEM public key (PKIX "PUBLIC KEY", PKCS #1 "RSA
-// PUBLIC KEY", or a "CERTIFICATE" holding one) from file.
+// maxVerificationKeys bounds the keys of one Verifier: a rotation needs
+// two.
+const maxVerificationKeys = 8
+
+// LoadVerifier reads PEM public keys (PKIX "PUBLIC KEY", PKCS #1 "RSA
+// PUBLIC KEY", or a "CERTIFICATE" holding one) from file: usually one,
+// the old and the new one while the signing key is rotated.
 func LoadVerifier(file string) (*Verifier, error) {
 	body, err := os.ReadFile(file)
 	if err != nil {
@@ -81,13 +92,31 @@ func LoadVerifier(file string) (*Verifier, error) {
 // the asymmetric keys OPA signs bundles with. HMAC secrets are refused:
 // every server holding the secret to verify could also sign.
 func NewVerifier(pemBytes []byte) (*Verifier, error) {
-	block, rest := pem.Decode(pemBytes)
-	if block == nil {
+	v := &Verifier{}
+	for rest := pemBytes; ; {
+		var block *pem.Block
+		if block, rest = pem.Decode(rest); block == nil {
+			break
+		}
+		if len(v.keys) == maxVerificationKeys {
+			return nil, fmt.Errorf("more than %d keys", maxVerificationKeys)
+		}
+		k, err := parseVerificationKey(block)
+		if err != nil {
+			if len(v.keys) > 0 || len(rest) > 0 {
+				err = fmt.Errorf("PEM block %d: %w", len(v.keys)+1, err)
+			}
+			return nil, err
+		}
+		v.keys = append(v.keys, k)
+	}
+	if len(v.keys) == 0 {
 		return nil, errors.New("not a PEM public key (an HMAC secret is not supported: every server that verifies with it could sign with it)")
 	}
-	if next, _ := pem.Decode(rest); next != nil {
-		return nil, errors.New("holds more than one PEM block: give exactly one public key")
-	}
+	return v, nil
+}
+
+func parseVerificationKey(block *pem.Block) (verificationKey, error) {
 	var public any
 	var err error
 	switch block.Type {
@@ -101,32 +130,39 @@ func NewVerifier(pemBytes []byte) (*Verifier, error) {
 			public = cert.PublicKey
 		}
 	case "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY", "ENCRYPTED PRIVATE KEY":
-		return nil, errors.New("is a private key: servers need only the public key (openssl pkey -in KEY -pubout -out public.pem); keep the private key where bundles are built")
+		return verificationKey{}, errors.New("is a private key: servers need only the public key (openssl pkey -in KEY -pubout -out public.pem); keep the private key where bundles are built")
 	default:
-		return nil, fmt.Errorf("PEM block %q is not a public key", block.Type)
+		return verificationKey{}, fmt.Errorf("PEM block %q is not a public key", block.Type)
 	}
 	if err != nil {
-		return nil, err
+		return verificationKey{}, err
 	}
 	algs, err := algorithmsFor(public)
 	if err != nil {
-		return nil, err
+		return verificationKey{}, err
 	}
 	der, err := x509.MarshalPKIXPublicKey(public)
 	if err != nil {
-		return nil, err
+		return verificationKey{}, err
 	}
 	sum := sha256.Sum256(der)
-	return &Verifier{
+	return verificationKey{
 		publicPEM:   string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})),
 		algs:        algs,
 		fingerprint: "sha256:" + hex.EncodeToString(sum[:]),
 	}, nil
 }
 
-// Fingerprint names the key: "sha256:" and the hex SHA-256 of its DER
-// SubjectPublicKeyInfo (`openssl pkey -pubin -in KEY -outform DER | sha256sum`).
-func (v *Verifier) Fingerprint() string { return v.fingerprint }
+// Fingerprint names the keys, comma-separated: "sha256:" and the hex
+// SHA-256 of each key's DER SubjectPublicKeyInfo
+// (`openssl pkey -pubin -in KEY -outform DER | sha256sum`).
+func (v *Verifier) Fingerprint() string {
+	fingerprints := make([]string, len(v.keys))
+	for i, k := range v.keys {
+		fingerprints[i] = k.fingerprint
+	}
+	return strings.Join(fingerprints, ",")
+}
 
 // algorithmsFor lists the JWS algorithms a public key verifies that OPA
 // also signs with (OPA's keys package: RS*, PS*, ES*; no EdDSA).
@@ -182,21 +218,26 @@ func (v *Verifier) verify(sc opabundle.SignaturesConfig, entries []entry) error 
 	if len(sc.Signatures) != 1 {
 		return fmt.Errorf("%w: %s holds %d signatures, want exactly one", ErrBadSignature, signaturesFile, len(sc.Signatures))
 	}
-	alg, err := v.algorithm(sc.Signatures[0])
+	alg, candidates, err := v.algorithm(sc.Signatures[0])
 	if err != nil {
 		return err
 	}
 	// OPA verifies with the algorithm of the key's config, never the
 	// header's: the header's only chooses among those the key fits.
-	vc := opabundle.NewVerificationConfig(map[string]*opabundle.KeyConfig{
-		verificationKeyID: {Key: v.publicPEM, Algorithm: alg},
-	}, verificationKeyID, "", nil)
-	listed, err := opabundle.VerifyBundleSignature(sc, vc)
-	if err != nil {
+	var listed map[string]opabundle.FileInfo
+	for _, k := range candidates {
+		vc := opabundle.NewVerificationConfig(map[string]*opabundle.KeyConfig{
+			verificationKeyID: {Key: k.publicPEM, Algorithm: alg},
+		}, verificationKeyID, "", nil)
+		if listed, err = opabundle.VerifyBundleSignature(sc, vc); err == nil {
+			break
+		}
 		if err.Error() == "scope mismatch" {
 			return fmt.Errorf("%w: the signature carries a scope; tollgate verifies signatures made without one", ErrBadSignature)
 		}
-		return fmt.Errorf("%w: it does not verify with the verification key %s (signed with another key, or changed since): %v", ErrBadSignature, v.fingerprint, err)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: it does not verify with the verification key %s (signed with another key, or changed since): %v", ErrBadSignature, v.Fingerprint(), err)
 	}
 
 	var unlisted, changed []string
@@ -235,10 +276,11 @@ func (v *Verifier) verify(sc opabundle.SignaturesConfig, entries []entry) error 
 	return nil
 }
 
-// algorithm reads the alg of the JWT's header and accepts it only if the
-// key can verify it: "none", HMAC with the public key as the secret, or an
-// RSA algorithm for an EC key never reach OPA's verifier.
-func (v *Verifier) algorithm(token string) (string, error) {
+// algorithm reads the alg of the JWT's header and accepts it only if a
+// key can verify it, returning those keys: "none", HMAC with the public
+// key as the secret, or an RSA algorithm for an EC key never reach OPA's
+// verifier.
+func (v *Verifier) algorithm(token string) (string, []verificationKey, error) {
 	header, _, _ := strings.Cut(token, ".")
 	raw, err := base64.RawURLEncoding.DecodeString(header)
 	var h struct {
@@ -248,12 +290,22 @@ func (v *Verifier) algorithm(token string) (string, error) {
 		err = json.Unmarshal(raw, &h)
 	}
 	if err != nil {
-		return "", fmt.Errorf("%w: the signature is not a JWT: %v", ErrBadSignature, err)
+		return "", nil, fmt.Errorf("%w: the signature is not a JWT: %v", ErrBadSignature, err)
 	}
-	if !slices.Contains(v.algs, h.Alg) {
-		return "", fmt.Errorf("%w: the signature's algorithm %q does not fit the verification key %s (want %s)", ErrBadSignature, short(h.Alg), v.fingerprint, strings.Join(v.algs, ", "))
+	var candidates []verificationKey
+	var algs []string
+	for _, k := range v.keys {
+		if slices.Contains(k.algs, h.Alg) {
+			candidates = append(candidates, k)
+		}
+		algs = append(algs, k.algs...)
 	}
-	return h.Alg, nil
+	if len(candidates) == 0 {
+		slices.Sort(algs)
+		return "", nil, fmt.Errorf("%w: the signature's algorithm %q does not fit the verification key %s (want %s)",
+			ErrBadSignature, short(h.Alg), v.Fingerprint(), strings.Join(slices.Compact(algs), ", "))
+	}
+	return h.Alg, candidates, nil
 }
 
 // fileDigest hashes a file as OPA's signer does: the bytes, or for
