@@ -396,8 +396,14 @@ func (s *Server) Serve(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	s.ready.Store(true)
+	// The poller ends before the server closes: it must not reload or
+	// write the cache after that.
+	stopPolling := func() {}
 	if s.remote != nil {
-		go s.pollBundle(ctx)
+		pollCtx, cancel := context.WithCancel(ctx)
+		polled := make(chan struct{})
+		go func() { defer close(polled); s.pollBundle(pollCtx) }()
+		stopPolling = func() { cancel(); <-polled }
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.listener) }()
@@ -417,6 +423,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		err = s.http.Shutdown(shutdownCtx)
 		cancel()
 	}
+	stopPolling()
 	// The metrics stay up through the drain, so a scrape can see it.
 	metricsCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	stopMetrics(metricsCtx)
