@@ -238,6 +238,11 @@ func parse(archive []byte, v *Verifier) (*Bundle, error) {
 			// they are not compiled from a bundle either; the signature
 			// was checked above.
 		case kindOPA:
+			if e.name == manifestFile {
+				if err := checkManifestKeys(e.body); err != nil {
+					return nil, err
+				}
+			}
 			forOPA = append(forOPA, e)
 		default:
 			return nil, fmt.Errorf("unexpected file %q: a tollgate bundle holds %s/*.hcl, *.rego, %s and %s only", e.name, configDir, dataFile, manifestFile)
@@ -729,4 +734,25 @@ func readData(file string) (map[string]any, error) {
 		return nil, fmt.Errorf("data: %s: must be a JSON object, not null", file)
 	}
 	return data, nil
+}
+
+// checkManifestKeys refuses a manifest that names one of its members twice
+// in different case ("revision" and "Revision"). OPA's reader matches
+// member names without regard to case and keeps the last, while the
+// signature covers the parsed object, whose order does not count: such a
+// manifest could change its revision without breaking its signature.
+func checkManifestKeys(body []byte) error {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(body, &members); err != nil {
+		return nil // not an object: OPA's reader says why
+	}
+	seen := make(map[string]string, len(members))
+	for name := range members {
+		folded := strings.ToLower(name)
+		if other, ok := seen[folded]; ok {
+			return fmt.Errorf("%s names %q and %q: member names must differ in more than case", manifestFile, other, name)
+		}
+		seen[folded] = name
+	}
+	return nil
 }

@@ -306,6 +306,7 @@ func TestParseRejects(t *testing.T) {
 		{name: "data that is not JSON", archive: tarball(t, hclFile, policyFile, tarFile{name: "/data.json", body: "{"}), want: "data.json"},
 		{name: "data nested too deep", archive: tarball(t, hclFile, policyFile, tarFile{name: "/data.json", body: `{"a": ` + deepJSON + `}`}), want: "exceeded max depth"},
 		{name: "a manifest nested too deep", archive: tarball(t, hclFile, policyFile, tarFile{name: "/.manifest", body: `{"metadata": {"a": ` + deepJSON + `}}`}), want: "exceeded max depth"},
+		{name: "a manifest naming its revision twice in different case", archive: tarball(t, hclFile, policyFile, tarFile{name: "/.manifest", body: `{"revision": "a", "Revision": "b"}`}), want: "differ in more than case"},
 		{name: "a policy nested too deep", archive: tarball(t, hclFile, policyFile, deepPolicyFile), want: "policies/deep.rego:3"},
 		{name: "not gzip", archive: []byte("config/a.hcl"), want: "not a .tar.gz file"},
 		{name: "a truncated archive", archive: tarball(t, hclFile, policyFile)[:60], want: "bundle:"},
