@@ -142,3 +142,59 @@ func BcryptHash(plain string) (string, error) {
 	h, err := bcrypt.GenerateFromPassword([]byte(plain), 12)
 	return string(h), err
 }
+
+// Fingerprint names a stored hash in logs and warnings: the first 8 hex
+// digits of the SHA-256 of its stored form. It tells an operator which of
+// a client's secrets was used without giving an offline attack anything
+// the configuration does not already hold (a hash of a hash, cut short).
+// Compute it with: printf %s 'STORED' | sha256sum | cut -c1-8
+func Fingerprint(stored string) string {
+	sum := sha256.Sum256([]byte(stored))
+	return hex.EncodeToString(sum[:4])
+}
+
+// Cost names what verifying against h costs: the scheme and its
+// parameters. Two hashes of the same Cost take the same time to check.
+func (h *Hash) Cost() string {
+	switch h.kind {
+	case Argon2id:
+		p, _ := parseArgon2id(h.phc)
+		return fmt.Sprintf("argon2id m=%d,t=%d,p=%d,k=%d", p.memory, p.time, p.threads, len(p.key))
+	case Bcrypt:
+		cost, _ := bcrypt.Cost([]byte(h.phc))
+		return fmt.Sprintf("bcrypt %d", cost)
+	}
+	return h.kind.String()
+}
+
+// Decoy returns a hash of the same scheme and parameters as h whose
+// secret nobody knows: verifying against it costs what verifying against
+// h does, and never succeeds. It stands in for the hash of an id that has
+// none, so that an unknown id cannot be told from a wrong secret by time.
+func (h *Hash) Decoy() *Hash {
+	switch h.kind {
+	case Argon2id:
+		p, _ := parseArgon2id(h.phc)
+		salt, key := make([]byte, len(p.salt)), make([]byte, len(p.key))
+		_, _ = rand.Read(salt)
+		_, _ = rand.Read(key)
+		return &Hash{kind: Argon2id, phc: fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.memory, p.time, p.threads,
+			base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))}
+	case Bcrypt:
+		// A random salt and digest in bcrypt's own alphabet, at the same
+		// cost: generating a real hash would pay the cost at every load.
+		const alphabet = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+		var b [53]byte
+		_, _ = rand.Read(b[:])
+		for i := range b {
+			b[i] = alphabet[int(b[i])%len(alphabet)]
+		}
+		// The salt's last character carries 2 bits that decode to
+		// nothing; keep them zero, as bcrypt writes them.
+		b[21] = alphabet[(strings.IndexByte(alphabet, b[21])>>4)<<4]
+		return &Hash{kind: Bcrypt, phc: h.phc[:7] + string(b[:])}
+	}
+	d := &Hash{kind: SHA256}
+	_, _ = rand.Read(d.sum[:])
+	return d
+}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/tollgate-dev/tollgate/engine/secret"
 )
 
@@ -108,5 +110,47 @@ func BenchmarkVerifySHA256(b *testing.B) {
 	h, _ := secret.Parse(secret.SHA256Hash("a-generated-secret-of-43-characters-xxxxxxx"))
 	for b.Loop() {
 		h.Verify("a-generated-secret-of-43-characters-xxxxxxx")
+	}
+}
+
+// TestDecoyCostsWhatTheHashCosts: a decoy has the scheme and parameters
+// of its hash, is well formed (its check runs the whole derivation rather
+// than failing to parse), and verifies nothing.
+func TestDecoyCostsWhatTheHashCosts(t *testing.T) {
+	argon, err := secret.Argon2idHash("correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bcryptHash, err := bcrypt.GenerateFromPassword([]byte("correct horse"), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stored := range []string{secret.SHA256Hash("correct horse"), argon, string(bcryptHash)} {
+		h, err := secret.Parse(stored)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := h.Decoy()
+		if d.Cost() != h.Cost() || d.String() == h.String() {
+			t.Errorf("decoy of %s costs %s, %q", h.Cost(), d.Cost(), d.String())
+		}
+		if _, err := secret.Parse(d.String()); err != nil {
+			t.Errorf("decoy %q does not parse: %v", d.String(), err)
+		}
+		if h.Kind() == secret.Bcrypt {
+			if err := bcrypt.CompareHashAndPassword([]byte(d.String()), []byte("x")); !errors.Is(err, bcrypt.ErrMismatchedHashAndPassword) {
+				t.Errorf("bcrypt decoy: %v, want a mismatch after the derivation", err)
+			}
+		}
+		if d.Verify("correct horse") || d.Verify("") {
+			t.Error("a decoy verified a secret")
+		}
+	}
+}
+
+func TestFingerprintIsShortAndStable(t *testing.T) {
+	stored := secret.SHA256Hash("x")
+	if fp := secret.Fingerprint(stored); len(fp) != 8 || fp != secret.Fingerprint(stored) || strings.Contains(stored, fp) {
+		t.Errorf("fingerprint %q of %q", fp, stored)
 	}
 }
