@@ -191,7 +191,7 @@ func (v *validator) secrets(owner string, blocks []*secretBlock) []model.Secret 
 			v.add(errorAt(b.Hash.Range, "Invalid secret hash", err.Error()+"."))
 			continue
 		}
-		out = append(out, model.Secret{Hash: hash, NotAfter: v.notAfter(b.NotAfter, "secret", owner)})
+		out = append(out, model.Secret{Hash: hash, NotAfter: v.notAfter(b.NotAfter, "secret", owner, secret.Fingerprint(hash))})
 	}
 	return out
 }
@@ -297,7 +297,7 @@ func (v *validator) access(owner string, blocks []*accessBlock) []model.Access {
 }
 
 func (v *validator) client(b *clientBlock) {
-	c := &model.Client{ID: b.ID, AuthMethod: model.AuthClientSecretBasic}
+	c := &model.Client{ID: b.ID, AuthMethod: model.AuthClientSecretBasic, AuthMethodImplicit: b.AuthMethod == nil}
 	owner := "client " + b.ID
 	if b.Name != nil {
 		c.Name, _ = stringValue(b.Name, v.diags)
@@ -308,7 +308,7 @@ func (v *validator) client(b *clientBlock) {
 				c.AuthMethod = method
 			} else {
 				v.add(errorAt(b.AuthMethod.Range, "Unknown auth_method",
-					fmt.Sprintf("auth_method = %q: want client_secret_basic (the default), client_secret_post, private_key_jwt or tls_client_auth.", method)))
+					fmt.Sprintf("auth_method = %q: want client_secret_basic, client_secret_post, private_key_jwt or tls_client_auth (leave it out to accept either secret method).", method)))
 			}
 		}
 	}
@@ -505,22 +505,34 @@ func (v *validator) publicKeys(owner string, blocks []*publicKeyBlock) []model.P
 			continue
 		}
 		kids[key.KeyID()] = b.DefRange
-		out = append(out, model.PublicKey{Key: text, NotAfter: v.notAfter(b.NotAfter, "key", owner)})
+		out = append(out, model.PublicKey{Key: text, NotAfter: v.notAfter(b.NotAfter, "key", owner, key.KeyID())})
 	}
 	return out
 }
 
-// notAfter reads a credential's optional not_after; one already past is
-// a warning, not an error: the other credentials may still serve.
-func (v *validator) notAfter(attr *attribute, what, owner string) time.Time {
+// ExpiryWarning is how long before a credential's not_after every load
+// warns of it, so that a rotation is not noticed only once it is late.
+const ExpiryWarning = 7 * 24 * time.Hour
+
+// notAfter reads a credential's optional not_after; one already past, or
+// due within ExpiryWarning, is a warning, not an error: the other
+// credentials may still serve. name says which credential it is (its
+// fingerprint or kid), as the audit log names it when it is used.
+func (v *validator) notAfter(attr *attribute, what, owner, name string) time.Time {
 	if attr == nil {
 		return time.Time{}
 	}
 	t, ok := timeValue(attr, v.diags)
-	if ok && !t.After(v.now) {
+	switch {
+	case !ok:
+	case !t.After(v.now):
 		summary := map[string]string{"secret": "Expired secret", "key": "Expired public key"}[what]
 		v.add(warningAt(attr.Range, summary,
-			fmt.Sprintf("this %s of %s expired at %s and can no longer be used.", what, owner, t.Format(time.RFC3339))))
+			fmt.Sprintf("%s %s of %s expired at %s and can no longer be used.", what, name, owner, t.Format(time.RFC3339))))
+	case t.Sub(v.now) <= ExpiryWarning:
+		summary := map[string]string{"secret": "Secret expires soon", "key": "Public key expires soon"}[what]
+		v.add(warningAt(attr.Range, summary,
+			fmt.Sprintf("%s %s of %s expires at %s, in %s: rotate it.", what, name, owner, t.Format(time.RFC3339), t.Sub(v.now).Round(time.Hour))))
 	}
 	return t
 }

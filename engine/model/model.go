@@ -118,10 +118,14 @@ type Rate struct {
 
 // Client is a machine client (an OAuth client_id).
 type Client struct {
-	ID         string
-	Name       string
-	AuthMethod string
-	Secrets    []Secret
+	ID   string
+	Name string
+	// AuthMethod is the auth_method declared, or client_secret_basic when
+	// none is; then AuthMethodImplicit is set and either secret method is
+	// accepted (see Accepts).
+	AuthMethod         string
+	AuthMethodImplicit bool
+	Secrets            []Secret
 	// PublicKeys authenticate a private_key_jwt client, which has no secret.
 	PublicKeys []PublicKey
 	// Certificate authenticates a tls_client_auth client; nil otherwise.
@@ -134,6 +138,17 @@ type Client struct {
 	// Impersonate names the service account the client acts as, if any.
 	Impersonate string
 	Disabled    bool
+}
+
+// Accepts reports whether the client may authenticate with method. A
+// client that declares no auth_method may send its secret in the
+// Authorization header or in the body: client libraries differ in which
+// they default to (RFC 6749 §2.3.1 lets a server accept both).
+func (c *Client) Accepts(method string) bool {
+	if c.AuthMethodImplicit {
+		return method == AuthClientSecretBasic || method == AuthClientSecretPost
+	}
+	return method == c.AuthMethod
 }
 
 // Account is a service user account that clients may impersonate.
