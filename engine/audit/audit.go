@@ -33,6 +33,10 @@ type Event struct {
 	Error      string // OAuth error code
 	Reasons    []string
 	RemoteAddr string
+	// Credential names which of the client's secrets, keys or
+	// certificates authenticated: a fingerprint or kid, never the
+	// credential (see clientauth.Principal).
+	Credential string
 	Duration   time.Duration
 }
 
@@ -118,6 +122,7 @@ func (l *Logger) Log(e *Event) {
 	b = appendString(b, "error", e.Error)
 	b = appendStrings(b, "reasons", e.Reasons, reasonBounds)
 	b = appendString(b, "remote_addr", e.RemoteAddr)
+	b = appendString(b, "credential", e.Credential)
 	b = append(b, `,"duration_ms":`...)
 	b = strconv.AppendFloat(b, float64(e.Duration)/float64(time.Millisecond), 'f', 3, 64)
 	b = append(b, "}\n"...)

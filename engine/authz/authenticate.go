@@ -2,6 +2,7 @@ package authz
 
 import (
 	"crypto/x509"
+	"errors"
 	"strconv"
 	"time"
 
@@ -39,12 +40,20 @@ func errInvalidClient() *oauth.Error {
 }
 
 // authenticate verifies creds against snap. allowServers lets resource
-// servers authenticate too (introspection). Failures are throttled per id
-// and per remote address before any secret is checked.
+// servers authenticate too (introspection).
 //
-// A failed assertion's or certificate's reason travels as the error's
-// Cause, for the audit log; the caller only ever learns that
-// authentication failed.
+// A right credential is always accepted: a generated secret, an
+// assertion, a certificate and a person's secret verified before are
+// checked first, at no cost worth throttling, so a stranger who knows a
+// client id cannot lock the client out (RFC 6819 §4.4.1.11). Only a key
+// derivation (argon2id, bcrypt) for a secret not known right is throttled
+// before it runs, per client id and address and per address (see
+// admitDerivation); an address whose failures of any kind pile up has
+// them answered 429 rather than 401.
+//
+// Why an authentication failed travels as the error's Cause, for the
+// audit log; the caller only ever learns that it failed, in the same
+// words whatever the reason.
 func (s *Service) authenticate(snap *Snapshot, creds Credentials, remoteAddr string, allowServers bool) (clientauth.Principal, error) {
 	if creds.Method == model.AuthPrivateKeyJWT && creds.ID == "" {
 		id, err := assertion.ClientID(creds.Assertion)
@@ -56,51 +65,107 @@ func (s *Service) authenticate(snap *Snapshot, creds Credentials, remoteAddr str
 		creds.ID = id
 	}
 	if creds.Method == "" || creds.ID == "" {
-		return clientauth.Principal{}, errInvalidClient()
+		e := errInvalidClient()
+		e.Cause = errNoCredentials
+		return clientauth.Principal{}, e
 	}
 	if err := snap.refuseOverlongID(creds.ID); err != nil {
 		return clientauth.Principal{}, err
 	}
 	now := s.now()
-	if blocked, retry := s.throttle.Check(creds.ID, remoteAddr, now); blocked {
-		e := oauth.New(oauth.SlowDown, "too many failed authentication attempts; retry later")
-		e.RetryAfter = retryAfterSeconds(retry)
-		return clientauth.Principal{}, e
-	}
 	start := time.Now()
-	var who clientauth.Principal
-	var ok bool
-	var cause error
+	var res clientauth.Result
 	switch creds.Method {
 	case model.AuthPrivateKeyJWT:
-		who, cause = snap.secrets.AuthenticateAssertion(creds.ID, creds.Assertion, s.assertions, s.assertionAudiences(snap))
-		ok = cause == nil
+		res = snap.secrets.AuthenticateAssertion(creds.ID, creds.Assertion, s.assertions, s.assertionAudiences(snap), now)
 	case model.AuthTLSClientAuth:
-		who, cause = snap.secrets.AuthenticateCertificate(creds.ID, creds.Certificate)
-		ok = cause == nil
+		res = snap.secrets.AuthenticateCertificate(creds.ID, creds.Certificate)
 	default:
-		who, ok = snap.secrets.Authenticate(creds.ID, creds.Secret, now)
+		res = snap.secrets.Authenticate(creds.ID, creds.Secret, now, func() (func(bool), error) {
+			return s.admitDerivation(creds.ID, remoteAddr, now)
+		})
 	}
+	if res.Err != nil {
+		return clientauth.Principal{}, res.Err
+	}
+	who, ok, reason := res.Declared, res.OK, res.Reason
 	switch {
-	case !ok:
-	case who.Client != nil:
+	case who.Client == nil && who.Server == nil:
+	case who.Client != nil && !who.Client.Accepts(creds.Method):
 		// A client must use the method it declared (RFC 7591 §2
-		// token_endpoint_auth_method); a disabled client cannot
-		// authenticate at all.
-		ok = !who.Client.Disabled && who.Client.AuthMethod == creds.Method
-	default:
-		ok = allowServers
+		// token_endpoint_auth_method).
+		reason = "wrong auth method: the request used " + creds.Method + ", the client declares " + declaredMethod(who.Client)
+		if ok {
+			reason += " (the credential itself was right)"
+		}
+		ok = false
+	case !ok:
+	case who.Client != nil && who.Client.Disabled:
+		ok, reason = false, "the client is disabled"
+	case who.Server != nil && !allowServers:
+		ok, reason = false, "a server authenticates only to introspection"
 	}
 	s.observer.ClientAuthenticated(time.Since(start), ok)
-	if !ok {
-		s.throttle.Failure(creds.ID, remoteAddr, now)
-		e := errInvalidClient()
-		e.Cause = cause
-		return clientauth.Principal{}, e
+	if ok {
+		return who, nil
 	}
-	s.throttle.Success(creds.ID, remoteAddr)
-	return who, nil
+	e := errInvalidClient()
+	e.Cause = errors.New(reason)
+	if throttled, retry := s.throttle.Failed(remoteAddr, now); throttled {
+		e = errThrottled(retry)
+		e.Cause = errors.New(reason + "; this address failed too often, so the answer is 429")
+	}
+	return clientauth.Principal{}, e
 }
+
+var errNoCredentials = errors.New("no client credentials were sent")
+
+func declaredMethod(c *model.Client) string {
+	if c.AuthMethodImplicit {
+		return model.AuthClientSecretBasic + " or " + model.AuthClientSecretPost + " (it declares no auth_method)"
+	}
+	return c.AuthMethod
+}
+
+func errThrottled(retry time.Duration) *oauth.Error {
+	e := oauth.New(oauth.SlowDown, "too many failed authentication attempts; retry later")
+	e.RetryAfter = retryAfterSeconds(retry)
+	return e
+}
+
+// admitDerivation lets a key derivation for a guess at id's secret from
+// remoteAddr run: it takes a token in the throttle before the work, so
+// that concurrent guesses cannot all pass, and a slot of s.kdf, so that
+// the derivations running at once stay within the cores (each argon2id
+// one holds its memory cost). Past the throttle the answer is 429; with
+// every slot busy past its wait, 503. A derivation that finds the
+// holder's secret gives its token back and forgives the pair.
+func (s *Service) admitDerivation(id, remoteAddr string, now time.Time) (func(matched bool), error) {
+	r, ok, retry := s.throttle.Reserve(id, remoteAddr, now)
+	if !ok {
+		e := errThrottled(retry)
+		e.Cause = errGuessesThrottled
+		return nil, e
+	}
+	if !s.kdf.Acquire() {
+		r.Refund(false)
+		e := oauth.New(oauth.TemporarilyUnavail, "the server is busy; retry later")
+		e.RetryAfter = 1
+		e.Cause = errDerivationsBusy
+		return nil, e
+	}
+	return func(matched bool) {
+		s.kdf.Release()
+		if matched {
+			r.Refund(true)
+		}
+	}, nil
+}
+
+var (
+	errGuessesThrottled = errors.New("too many guesses at this client's person-chosen secret from this address: refused before its key derivation")
+	errDerivationsBusy  = errors.New("every key derivation slot stayed busy: refused before its key derivation")
+)
 
 // assertionAudiences are the aud values that name this server in a client
 // assertion: its issuer identifier first (draft-ietf-oauth-rfc7523bis),
@@ -109,11 +174,12 @@ func (s *Service) assertionAudiences(snap *Snapshot) []string {
 	return []string{s.Issuer(snap), s.TokenEndpoint(snap)}
 }
 
-// authFailureReasons is what the audit log says of a failed client
-// authentication that has a reason to give (a rejected assertion or
-// certificate).
+// authFailureReasons is what the audit log says of a failed or refused
+// client authentication: why it failed.
 func authFailureReasons(err error) []string {
-	if e := oauth.As(err); e.Code == oauth.InvalidClient && e.Cause != nil {
+	switch e := oauth.As(err); {
+	case e.Cause == nil:
+	case e.Code == oauth.InvalidClient, e.Code == oauth.SlowDown, e.Code == oauth.TemporarilyUnavail:
 		return []string{e.Cause.Error()}
 	}
 	return nil

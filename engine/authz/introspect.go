@@ -73,6 +73,7 @@ func (s *Service) Introspect(ctx context.Context, req *TokenOpRequest) (*Introsp
 		ev.Outcome, ev.Error, ev.Reasons = "error", oauth.As(err).Code, authFailureReasons(err)
 		return nil, err
 	}
+	ev.Credential = who.Credential
 	if err := s.consumeAssertion(ctx, who); err != nil {
 		ev.Client, ev.Outcome, ev.Error, ev.Reasons = who.ID(), "error", oauth.As(err).Code, causeReasons(err)
 		return nil, err
@@ -209,6 +210,7 @@ func (s *Service) Revoke(ctx context.Context, req *TokenOpRequest) error {
 		ev.Outcome, ev.Error, ev.Reasons = "error", oauth.As(err).Code, authFailureReasons(err)
 		return err
 	}
+	ev.Credential = who.Credential
 	if err := s.consumeAssertion(ctx, who); err != nil {
 		ev.Client, ev.Outcome, ev.Error, ev.Reasons = who.ID(), "error", oauth.As(err).Code, causeReasons(err)
 		return err

@@ -106,6 +106,7 @@ func (s *Service) issue(ctx context.Context, snap *Snapshot, req *TokenRequest, 
 		return nil, nil, err
 	}
 	client := who.Client
+	ev.Credential = who.Credential
 	if err := s.assertionUnused(ctx, who); err != nil {
 		ev.Client, ev.Reasons = client.ID, causeReasons(err)
 		return nil, nil, err

@@ -28,6 +28,8 @@ type Service struct {
 	issuer   string
 	limiter  *ratelimit.Limiter
 	throttle *ratelimit.Throttle
+	// kdf bounds the argon2id/bcrypt derivations running at once.
+	kdf *ratelimit.Slots
 	// assertions remembers the private_key_jwt assertions already used,
 	// across reloads.
 	assertions *assertion.Verifier
@@ -47,6 +49,9 @@ type Options struct {
 	Issuer   string
 	Audit    *audit.Logger
 	Throttle *ratelimit.Throttle
+	// KDFSlots bounds the key derivations running at once; nil means
+	// ratelimit.DefaultSlots.
+	KDFSlots *ratelimit.Slots
 	Observer Observer
 	// State keeps revocations and used assertion ids; nil keeps them in
 	// memory (state.Open without a Dir).
@@ -64,6 +69,7 @@ func NewService(snap *Snapshot, opts Options) *Service {
 		issuer:   opts.Issuer,
 		limiter:  ratelimit.NewLimiter(),
 		throttle: opts.Throttle,
+		kdf:      opts.KDFSlots,
 		audit:    opts.Audit,
 		observer: opts.Observer,
 		log:      opts.Log,
@@ -71,6 +77,9 @@ func NewService(snap *Snapshot, opts Options) *Service {
 	}
 	if s.throttle == nil {
 		s.throttle = ratelimit.NewThrottle(ratelimit.DefaultThrottleConfig())
+	}
+	if s.kdf == nil {
+		s.kdf = ratelimit.DefaultSlots()
 	}
 	if s.audit == nil {
 		s.audit = audit.Discard()

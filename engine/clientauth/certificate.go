@@ -1,7 +1,9 @@
 package clientauth
 
 import (
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -13,21 +15,27 @@ import (
 // ErrCertificate is wrapped by every tls_client_auth rejection.
 var ErrCertificate = errors.New("client certificate rejected")
 
-// AuthenticateCertificate returns the client id is when cert, a
-// certificate the TLS handshake verified against the server's client CA,
-// is the one the client's certificate block names (RFC 8705 §2.1.2).
-func (idx *Index) AuthenticateCertificate(id string, cert *x509.Certificate) (Principal, error) {
+// AuthenticateCertificate checks that cert, a certificate the TLS
+// handshake verified against the server's client CA, is the one id's
+// certificate block names (RFC 8705 §2.1.2).
+func (idx *Index) AuthenticateCertificate(id string, cert *x509.Certificate) Result {
 	e, known := idx.byID[id]
-	if !known || e.who.Client == nil || e.who.Client.Certificate == nil {
-		return Principal{}, fmt.Errorf("%w: client %q does not authenticate with a certificate", ErrCertificate, id)
+	res := Result{Declared: e.who}
+	switch {
+	case !known:
+		res.Reason = "unknown client id"
+	case e.who.Client == nil || e.who.Client.Certificate == nil:
+		res.Reason = fmt.Sprintf("%v: the client names no certificate: it authenticates with %s", ErrCertificate, authMethodOf(e.who))
+	case cert == nil:
+		res.Reason = fmt.Sprintf("%v: no verified client certificate was presented", ErrCertificate)
+	case !certificateMatches(e.who.Client.Certificate, cert):
+		res.Reason = fmt.Sprintf("%v: the certificate (subject %q) is not the one client %q names", ErrCertificate, shorten(cert.Subject.String()), id)
+	default:
+		sum := sha256.Sum256(cert.Raw)
+		res.OK = true
+		res.Declared.Credential = "certificate " + hex.EncodeToString(sum[:4])
 	}
-	if cert == nil {
-		return Principal{}, fmt.Errorf("%w: no verified client certificate was presented", ErrCertificate)
-	}
-	if !certificateMatches(e.who.Client.Certificate, cert) {
-		return Principal{}, fmt.Errorf("%w: the certificate (subject %q) is not the one client %q names", ErrCertificate, cert.Subject.String(), id)
-	}
-	return e.who, nil
+	return res
 }
 
 // certificateMatches compares the one name m sets with cert's: the

@@ -1,14 +1,17 @@
-// Package ratelimit enforces each client's token rate limit and slows down
-// repeated failed client authentication. Both are token buckets from
-// golang.org/x/time/rate, kept in sharded maps so that the hot path takes
-// one small lock, and both stay bounded in memory under attack.
+// Package ratelimit enforces each client's token rate limit, slows down
+// repeated failed client authentication and bounds the key derivations
+// running at once. The limits are token buckets, kept in sharded maps so
+// that the hot path takes one small lock, and stay bounded in memory under
+// attack.
 package ratelimit
 
 import (
 	"hash/maphash"
 	"net/netip"
+	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -73,34 +76,56 @@ func (l *Limiter) Allow(clientID string, r *model.Rate, now time.Time) (ok bool,
 	return true, 0
 }
 
-// ThrottleConfig sets how many failed authentications a client id or a
-// remote address may make before it must wait, and how fast it earns
-// attempts back.
+// ThrottleConfig sets how many failed authentications are allowed before
+// a caller must wait, and how fast attempts are earned back.
+//
+// Throttling slows the guesser, never the holder of the secret (RFC 6819
+// §4.4.1.11). Only what costs a key derivation, and so what a person chose
+// and could be guessed, is refused before it is checked, and only per
+// client id and address: a stranger elsewhere cannot spend a client's
+// attempts. Every other credential (a generated secret, an assertion, a
+// certificate, a person's secret verified before) is checked first, and a
+// right one is always accepted.
 type ThrottleConfig struct {
-	// Burst failures are allowed at once for one client id.
+	// Burst key derivations are allowed at once for one client id from
+	// one address; Every earns one back. A success forgives the pair.
 	Burst int
-	// Every is the time a client id takes to earn one failure back.
 	Every time.Duration
-	// AddrBurst and AddrEvery are the same for one remote address. They
-	// are looser, because many clients may share an address (a NAT, a
-	// node), and one of them failing must not lock the others out.
+	// AddrBurst and AddrEvery are the same for one address, whatever the
+	// ids: looser, because many clients may share an address (a NAT, a
+	// proxy), and only guesses at person-chosen secrets spend it.
 	AddrBurst int
 	AddrEvery time.Duration
-	// MaxKeys bounds the number of ids and addresses tracked; past it, the
-	// oldest idle entries are dropped.
+	// FailBurst and FailEvery bound the failures of every kind one
+	// address may make before its failures are answered 429 instead of
+	// 401. The credential is checked first all the same, so a right one
+	// from that address still gets in.
+	FailBurst int
+	FailEvery time.Duration
+	// MaxKeys bounds the number of pairs and addresses tracked; past it,
+	// the oldest idle entries are dropped.
 	MaxKeys int
 }
 
-// DefaultThrottleConfig allows a client id 10 failures in a burst, then
-// one every 2 seconds (a person mistyping is never blocked, a guesser gets
-// 30 tries a minute), and an address 100, then 5 a second.
+// DefaultThrottleConfig allows one client id 10 guesses at a person's
+// secret from one address in a burst, then one every 2 seconds (a person
+// mistyping is never blocked, a guesser gets 30 tries a minute); one
+// address 100 guesses over all ids, then 5 a second; and 100 failures of
+// any kind, then 5 a second, before they are answered 429.
 func DefaultThrottleConfig() ThrottleConfig {
-	return ThrottleConfig{Burst: 10, Every: 2 * time.Second, AddrBurst: 100, AddrEvery: 200 * time.Millisecond, MaxKeys: 100_000}
+	return ThrottleConfig{
+		Burst: 10, Every: 2 * time.Second,
+		AddrBurst: 100, AddrEvery: 200 * time.Millisecond,
+		FailBurst: 100, FailEvery: 200 * time.Millisecond,
+		MaxKeys: 100_000,
+	}
 }
 
-// Throttle slows down repeated failed client authentication, per client id
-// and per remote address, so guessing secrets is slow while other clients
-// and other addresses are unaffected.
+// Throttle counts failed client authentication per (client id, address)
+// and per address. Each count is a token bucket: a guess takes a token
+// before its key derivation runs, so concurrent guesses cannot all pass a
+// check made before any of them failed, and gives it back when it turns
+// out to be the holder's.
 type Throttle struct {
 	cfg    ThrottleConfig
 	shards [shards]throttleShard
@@ -108,21 +133,34 @@ type Throttle struct {
 
 type throttleShard struct {
 	mu      sync.Mutex
-	entries map[string]*failures
+	entries map[string]*bucketState
 }
 
-type failures struct {
-	limiter  *rate.Limiter
+// bucketState is a token bucket of burst tokens earning one back every
+// every.
+type bucketState struct {
+	tokens   float64
+	last     time.Time
+	burst    int
+	every    time.Duration
 	lastSeen time.Time
 }
 
-// NewThrottle returns a Throttle.
+func (b *bucketState) refill(now time.Time) {
+	if now.After(b.last) {
+		b.tokens = min(float64(b.burst), b.tokens+float64(now.Sub(b.last))/float64(b.every))
+		b.last = now
+	}
+}
+
+// NewThrottle returns a Throttle; zero fields of cfg take the defaults.
 func NewThrottle(cfg ThrottleConfig) *Throttle {
+	def := DefaultThrottleConfig()
 	if cfg.Burst <= 0 {
-		cfg.Burst = DefaultThrottleConfig().Burst
+		cfg.Burst = def.Burst
 	}
 	if cfg.Every <= 0 {
-		cfg.Every = DefaultThrottleConfig().Every
+		cfg.Every = def.Every
 	}
 	if cfg.AddrBurst <= 0 {
 		cfg.AddrBurst = cfg.Burst * 10
@@ -130,97 +168,125 @@ func NewThrottle(cfg ThrottleConfig) *Throttle {
 	if cfg.AddrEvery <= 0 {
 		cfg.AddrEvery = cfg.Every / 10
 	}
+	if cfg.FailBurst <= 0 {
+		cfg.FailBurst = cfg.AddrBurst
+	}
+	if cfg.FailEvery <= 0 {
+		cfg.FailEvery = cfg.AddrEvery
+	}
 	if cfg.MaxKeys <= 0 {
-		cfg.MaxKeys = DefaultThrottleConfig().MaxKeys
+		cfg.MaxKeys = def.MaxKeys
 	}
 	t := &Throttle{cfg: cfg}
 	for i := range t.shards {
-		t.shards[i].entries = make(map[string]*failures)
+		t.shards[i].entries = make(map[string]*bucketState)
 	}
 	return t
 }
-
-// Ids and addresses share the maps; the prefixes keep them apart.
-func idKey(clientID string) string { return "id\x00" + clientID }
 
 // addrKey groups IPv6 addresses by /64: one host usually owns a whole /64.
 func addrKey(remoteAddr string) string {
 	if ip, err := netip.ParseAddr(remoteAddr); err == nil && ip.Is6() && !ip.Is4In6() {
 		prefix, _ := ip.Prefix(64)
-		return "ip\x00" + prefix.String()
+		return prefix.String()
 	}
-	return "ip\x00" + remoteAddr
+	return remoteAddr
 }
 
-// Check is called before a secret is verified: when the client id or the
-// address has failed too often, it reports blocked and how long to wait,
-// and the caller answers without checking the secret at all.
-func (t *Throttle) Check(clientID, remoteAddr string, now time.Time) (blocked bool, retryAfter time.Duration) {
-	if wait, blocked := t.check(idKey(clientID), t.cfg.Every, now); blocked {
-		return true, wait
+// Keys of the three kinds of bucket share the maps; the prefixes keep
+// them apart.
+func pairKey(clientID, addr string) string { return "p\x00" + addr + "\x00" + clientID }
+func guessKey(addr string) string          { return "g\x00" + addr }
+func failKey(addr string) string           { return "f\x00" + addr }
+
+// Reservation is one guess's token in its pair's and its address's
+// buckets, taken by Reserve.
+type Reservation struct {
+	t          *Throttle
+	pair, addr string
+}
+
+// Reserve takes a token for one guess at clientID's secret from
+// remoteAddr, before the key derivation runs. When either bucket is
+// empty it takes none and says how long to wait.
+func (t *Throttle) Reserve(clientID, remoteAddr string, now time.Time) (r Reservation, ok bool, retryAfter time.Duration) {
+	addr := addrKey(remoteAddr)
+	r = Reservation{t: t, pair: pairKey(clientID, addr), addr: guessKey(addr)}
+	if wait, ok := t.take(r.pair, t.cfg.Burst, t.cfg.Every, now); !ok {
+		return Reservation{}, false, wait
 	}
-	return t.checkAddr(remoteAddr, now)
+	if wait, ok := t.take(r.addr, t.cfg.AddrBurst, t.cfg.AddrEvery, now); !ok {
+		t.give(r.pair, false)
+		return Reservation{}, false, wait
+	}
+	return r, true, 0
 }
 
-func (t *Throttle) checkAddr(remoteAddr string, now time.Time) (bool, time.Duration) {
-	wait, blocked := t.check(addrKey(remoteAddr), t.cfg.AddrEvery, now)
-	return blocked, wait
+// Refund gives the tokens back: the guess was never checked (the server
+// was too busy), or it was the holder's secret, which forgives the
+// pair's earlier failures too. The address's earlier failures stay, so a
+// client that knows its own secret cannot launder guesses at others'.
+func (r Reservation) Refund(forgive bool) {
+	if r.t == nil {
+		return
+	}
+	r.t.give(r.pair, forgive)
+	r.t.give(r.addr, false)
 }
 
-func (t *Throttle) check(key string, every time.Duration, now time.Time) (time.Duration, bool) {
+// Failed records a failed authentication of any kind from remoteAddr and
+// reports whether the address has failed too often, and so should be
+// answered 429 with retryAfter.
+func (t *Throttle) Failed(remoteAddr string, now time.Time) (throttled bool, retryAfter time.Duration) {
+	wait, ok := t.take(failKey(addrKey(remoteAddr)), t.cfg.FailBurst, t.cfg.FailEvery, now)
+	return !ok, wait
+}
+
+// take takes one token from key's bucket, or says how long until there
+// is one.
+func (t *Throttle) take(key string, burst int, every time.Duration, now time.Time) (time.Duration, bool) {
 	s := &t.shards[shardOf(key)]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f := s.entries[key]
-	if f == nil {
-		return 0, false
-	}
-	if tokens := f.limiter.TokensAt(now); tokens < 1 {
-		return max(time.Duration((1-tokens)*float64(every)), time.Second), true
-	}
-	return 0, false
-}
-
-// Failure records a failed authentication against the id and the address.
-func (t *Throttle) Failure(clientID, remoteAddr string, now time.Time) {
-	t.fail(idKey(clientID), t.cfg.Every, t.cfg.Burst, now)
-	t.fail(addrKey(remoteAddr), t.cfg.AddrEvery, t.cfg.AddrBurst, now)
-}
-
-func (t *Throttle) fail(key string, every time.Duration, burst int, now time.Time) {
-	s := &t.shards[shardOf(key)]
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f := s.entries[key]
-	if f == nil {
+	b := s.entries[key]
+	if b == nil {
 		if len(s.entries) >= t.cfg.MaxKeys/shards {
 			s.pruneLocked(now, t.cfg)
 		}
-		f = &failures{limiter: rate.NewLimiter(rate.Every(every), burst)}
-		s.entries[key] = f
+		b = &bucketState{tokens: float64(burst), last: now, burst: burst, every: every}
+		s.entries[key] = b
 	}
-	f.limiter.AllowN(now, 1)
-	f.lastSeen = now
+	b.refill(now)
+	b.lastSeen = now
+	if b.tokens < 1 {
+		return max(time.Duration((1-b.tokens)*float64(every)), time.Second), false
+	}
+	b.tokens--
+	return 0, true
 }
 
-// Success forgives the client id's failures: the right secret proves the
-// caller knew it. The address keeps its record, so one valid client cannot
-// launder guesses against others from the same address.
-func (t *Throttle) Success(clientID, remoteAddr string) {
-	key := idKey(clientID)
+// give puts a token back in key's bucket, or, with forgive, forgets it.
+func (t *Throttle) give(key string, forgive bool) {
 	s := &t.shards[shardOf(key)]
 	s.mu.Lock()
-	delete(s.entries, key)
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	b := s.entries[key]
+	switch {
+	case b == nil:
+	case forgive:
+		delete(s.entries, key)
+	default:
+		b.tokens = min(float64(b.burst), b.tokens+1)
+	}
 }
 
-// pruneLocked drops entries that have earned all their attempts back; if
-// none has, it drops the least recently seen half, so memory stays bounded
-// even when an attacker cycles through ids and addresses.
+// pruneLocked drops buckets that have earned all their tokens back; if
+// none has, it drops the least recently seen half, so memory stays
+// bounded even when an attacker cycles through ids and addresses.
 func (s *throttleShard) pruneLocked(now time.Time, cfg ThrottleConfig) {
-	full := max(time.Duration(cfg.Burst)*cfg.Every, time.Duration(cfg.AddrBurst)*cfg.AddrEvery)
-	for key, f := range s.entries {
-		if now.Sub(f.lastSeen) >= full {
+	for key, b := range s.entries {
+		b.refill(now)
+		if b.tokens >= float64(b.burst) {
 			delete(s.entries, key)
 		}
 	}
@@ -228,12 +294,12 @@ func (s *throttleShard) pruneLocked(now time.Time, cfg ThrottleConfig) {
 		return
 	}
 	seen := make([]time.Time, 0, len(s.entries))
-	for _, f := range s.entries {
-		seen = append(seen, f.lastSeen)
+	for _, b := range s.entries {
+		seen = append(seen, b.lastSeen)
 	}
 	cutoff := median(seen)
-	for key, f := range s.entries {
-		if !f.lastSeen.After(cutoff) {
+	for key, b := range s.entries {
+		if !b.lastSeen.After(cutoff) {
 			delete(s.entries, key)
 		}
 	}
@@ -244,7 +310,7 @@ func median(times []time.Time) time.Time {
 	return times[len(times)/2]
 }
 
-// Len is the number of ids and addresses tracked.
+// Len is the number of buckets tracked.
 func (t *Throttle) Len() int {
 	n := 0
 	for i := range t.shards {
@@ -254,3 +320,56 @@ func (t *Throttle) Len() int {
 	}
 	return n
 }
+
+// Slots bound work that may run at once, such as key derivations: each
+// takes memory (argon2id: tens of MiB) and a core, so running more of
+// them at once than there are cores only adds memory. Callers past the
+// bound wait, up to a limit in number and in time, and are then refused.
+type Slots struct {
+	sem        chan struct{}
+	waiting    atomic.Int64
+	maxWaiting int64
+	maxWait    time.Duration
+}
+
+// NewSlots lets n run at once, and at most maxWaiting wait, each at most
+// maxWait.
+func NewSlots(n, maxWaiting int, maxWait time.Duration) *Slots {
+	return &Slots{sem: make(chan struct{}, max(n, 1)), maxWaiting: int64(maxWaiting), maxWait: maxWait}
+}
+
+// DefaultSlots lets one key derivation per core run at once, with 32 per
+// core waiting for at most 2 seconds: a waiting request holds no
+// derivation's memory, and a burst of holders (a fleet restarting) gets
+// through rather than being refused.
+func DefaultSlots() *Slots {
+	n := runtime.GOMAXPROCS(0)
+	return NewSlots(n, 32*n, 2*time.Second)
+}
+
+// Acquire takes a slot, waiting if need be; it reports false, holding
+// nothing, when too many wait already or the wait ran out. Release gives
+// the slot back.
+func (s *Slots) Acquire() bool {
+	select {
+	case s.sem <- struct{}{}:
+		return true
+	default:
+	}
+	if s.waiting.Add(1) > s.maxWaiting {
+		s.waiting.Add(-1)
+		return false
+	}
+	defer s.waiting.Add(-1)
+	timer := time.NewTimer(s.maxWait)
+	defer timer.Stop()
+	select {
+	case s.sem <- struct{}{}:
+		return true
+	case <-timer.C:
+		return false
+	}
+}
+
+// Release gives back a slot Acquire took.
+func (s *Slots) Release() { <-s.sem }

@@ -2,6 +2,8 @@ package ratelimit_test
 
 import (
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,60 +64,143 @@ func TestLimiterRefillsAndTellsWhenToRetry(t *testing.T) {
 	}
 }
 
-func TestThrottleBlocksByClientAndByAddress(t *testing.T) {
-	cfg := ratelimit.ThrottleConfig{Burst: 3, Every: time.Second, AddrBurst: 4, AddrEvery: time.Second, MaxKeys: 1000}
-	th := ratelimit.NewThrottle(cfg)
-	for range 3 {
-		if blocked, _ := th.Check("victim", "10.0.0.1", t0); blocked {
-			t.Fatal("blocked within the burst")
+// TestThrottleIsPerIDAndAddress: guesses at one id from one address run
+// out; the same id from another address, and another id from the same
+// address, still have theirs.
+func TestThrottleIsPerIDAndAddress(t *testing.T) {
+	th := ratelimit.NewThrottle(ratelimit.ThrottleConfig{Burst: 3, Every: time.Second, AddrBurst: 5, AddrEvery: time.Second, MaxKeys: 1000})
+	for i := range 3 {
+		if _, ok, _ := th.Reserve("victim", "10.0.0.1", t0); !ok {
+			t.Fatalf("guess %d refused within the burst", i)
 		}
-		th.Failure("victim", "10.0.0.1", t0)
 	}
-	blocked, retry := th.Check("victim", "10.0.0.2", t0)
-	if !blocked || retry < time.Second {
-		t.Errorf("same client id from another address: blocked %v retry %s; want blocked", blocked, retry)
+	if _, ok, retry := th.Reserve("victim", "10.0.0.1", t0); ok || retry < time.Second {
+		t.Errorf("past the burst: ok %v retry %s; want refused", ok, retry)
 	}
-	if blocked, _ := th.Check("another-client", "10.0.0.1", t0); blocked {
-		t.Error("the address allows more failures than one client id: another client from it is not blocked yet")
+	if _, ok, _ := th.Reserve("victim", "10.0.0.2", t0); !ok {
+		t.Error("the same id from another address is refused: a stranger locked it out")
 	}
-	th.Failure("another-client", "10.0.0.1", t0)
-	if blocked, _ := th.Check("third-client", "10.0.0.1", t0); !blocked {
-		t.Error("an address past its burst should be blocked for every client id")
+	if _, ok, _ := th.Reserve("other", "10.0.0.1", t0); !ok {
+		t.Error("another id from the address is refused before the address's burst")
 	}
-	if blocked, _ := th.Check("another-client", "10.0.0.9", t0); blocked {
-		t.Error("an unrelated client from an unrelated address is blocked")
+	th.Reserve("third", "10.0.0.1", t0)
+	if _, ok, _ := th.Reserve("fourth", "10.0.0.1", t0); ok {
+		t.Error("an address past its burst should be refused for every id")
 	}
-	if blocked, _ := th.Check("victim", "10.0.0.3", t0.Add(1500*time.Millisecond)); blocked {
-		t.Error("the client id should earn an attempt back after Every")
+	if _, ok, _ := th.Reserve("victim", "10.0.0.1", t0.Add(1500*time.Millisecond)); !ok {
+		t.Error("the pair should earn a guess back after Every")
 	}
-	th.Success("victim", "10.0.0.1")
-	if blocked, _ := th.Check("victim", "10.0.0.4", t0); blocked {
-		t.Error("a success forgives the client id")
+}
+
+// TestThrottleReservesAtomically: of many guesses at once, only the burst
+// gets a token, however they interleave.
+func TestThrottleReservesAtomically(t *testing.T) {
+	th := ratelimit.NewThrottle(ratelimit.ThrottleConfig{Burst: 10, Every: time.Hour})
+	var wg sync.WaitGroup
+	var got atomic.Int64
+	for range 60 {
+		wg.Go(func() {
+			if _, ok, _ := th.Reserve("person", "10.0.0.1", t0); ok {
+				got.Add(1)
+			}
+		})
 	}
-	if blocked, _ := th.Check("x", "10.0.0.1", t0); !blocked {
-		t.Error("a success must not forgive the address")
+	wg.Wait()
+	if got.Load() != 10 {
+		t.Errorf("%d of 60 concurrent guesses reserved, want 10", got.Load())
+	}
+}
+
+// TestThrottleRefund: a refunded guess costs nothing; a forgiving refund
+// (the holder's secret) clears the pair, but not the address.
+func TestThrottleRefund(t *testing.T) {
+	th := ratelimit.NewThrottle(ratelimit.ThrottleConfig{Burst: 2, Every: time.Hour, AddrBurst: 2, AddrEvery: time.Hour})
+	for range 5 {
+		r, ok, _ := th.Reserve("c", "10.0.0.1", t0)
+		if !ok {
+			t.Fatal("a refunded guess was counted")
+		}
+		r.Refund(false)
+	}
+	th.Reserve("c", "10.0.0.1", t0)
+	r, _, _ := th.Reserve("c", "10.0.0.1", t0)
+	if _, ok, _ := th.Reserve("c", "10.0.0.1", t0); ok {
+		t.Fatal("past the burst")
+	}
+	r.Refund(true)
+	if _, ok, _ := th.Reserve("c", "10.0.0.1", t0); !ok {
+		t.Error("the holder's success did not forgive the pair")
+	}
+	if _, ok, _ := th.Reserve("d", "10.0.0.1", t0); ok {
+		t.Error("a success forgave the address's earlier guesses")
+	}
+}
+
+func TestThrottleFailuresAnswer429PastTheirBurst(t *testing.T) {
+	th := ratelimit.NewThrottle(ratelimit.ThrottleConfig{FailBurst: 3, FailEvery: time.Second})
+	for i := range 3 {
+		if throttled, _ := th.Failed("10.0.0.1", t0); throttled {
+			t.Fatalf("failure %d throttled within the burst", i)
+		}
+	}
+	if throttled, retry := th.Failed("10.0.0.1", t0); !throttled || retry < time.Second {
+		t.Errorf("past the burst: throttled %v retry %s", throttled, retry)
+	}
+	if throttled, _ := th.Failed("10.0.0.2", t0); throttled {
+		t.Error("another address is throttled")
+	}
+	if _, ok, _ := th.Reserve("c", "10.0.0.1", t0); !ok {
+		t.Error("cheap failures spent the address's guesses")
 	}
 }
 
 func TestThrottleGroupsIPv6By64(t *testing.T) {
 	th := ratelimit.NewThrottle(ratelimit.ThrottleConfig{Burst: 2, Every: time.Hour, AddrBurst: 2, AddrEvery: time.Hour})
-	th.Failure("a", "2001:db8::1", t0)
-	th.Failure("b", "2001:db8::2", t0)
-	if blocked, _ := th.Check("c", "2001:db8::ffff", t0); !blocked {
-		t.Error("addresses of one /64 should share a record")
+	th.Reserve("a", "2001:db8::1", t0)
+	th.Reserve("b", "2001:db8::2", t0)
+	if _, ok, _ := th.Reserve("c", "2001:db8::ffff", t0); ok {
+		t.Error("addresses of one /64 should share a bucket")
 	}
-	if blocked, _ := th.Check("c", "2001:db8:0:1::1", t0); blocked {
-		t.Error("another /64 is blocked")
+	if _, ok, _ := th.Reserve("c", "2001:db8:0:1::1", t0); !ok {
+		t.Error("another /64 is refused")
 	}
 }
 
 func TestThrottleMemoryIsBounded(t *testing.T) {
 	th := ratelimit.NewThrottle(ratelimit.ThrottleConfig{Burst: 10, Every: time.Hour, MaxKeys: 6400})
 	for i := range 100_000 {
-		th.Failure(fmt.Sprintf("random-%d", i), fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255), t0.Add(time.Duration(i)))
+		addr := fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255)
+		th.Reserve(fmt.Sprintf("random-%d", i), addr, t0.Add(time.Duration(i)))
+		th.Failed(addr, t0.Add(time.Duration(i)))
 	}
 	if n := th.Len(); n > 6400 {
 		t.Errorf("tracking %d keys, want at most 6400", n)
+	}
+}
+
+// TestSlotsBoundWhatRunsAtOnce: past n at once, callers wait for a slot;
+// past maxWaiting waiting, or past maxWait, they are refused.
+func TestSlotsBoundWhatRunsAtOnce(t *testing.T) {
+	s := ratelimit.NewSlots(2, 1, 50*time.Millisecond)
+	if !s.Acquire() || !s.Acquire() {
+		t.Fatal("refused within n")
+	}
+	start := time.Now()
+	if s.Acquire() {
+		t.Fatal("a third ran at once")
+	}
+	if waited := time.Since(start); waited < 40*time.Millisecond {
+		t.Errorf("refused after %s, want after waiting maxWait", waited)
+	}
+	got := make(chan bool)
+	go func() { got <- s.Acquire() }()
+	time.Sleep(10 * time.Millisecond)
+	if s.Acquire() {
+		t.Error("a second waiter was let in past maxWaiting")
+	}
+	s.Release()
+	if !<-got {
+		t.Error("the waiter did not get the released slot")
 	}
 }
 
@@ -129,11 +214,12 @@ func BenchmarkAllow(b *testing.B) {
 	})
 }
 
-func BenchmarkThrottleCheck(b *testing.B) {
+func BenchmarkThrottleReserve(b *testing.B) {
 	th := ratelimit.NewThrottle(ratelimit.DefaultThrottleConfig())
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			th.Check("client-0001", "127.0.0.1", time.Now())
+			r, _, _ := th.Reserve("client-0001", "127.0.0.1", time.Now())
+			r.Refund(true)
 		}
 	})
 }
