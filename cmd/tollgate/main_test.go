@@ -230,6 +230,12 @@ func TestServeFlagsFromEnvironment(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "TOLLGATE_WATCH") {
 		t.Fatalf("bad boolean in the environment: %v", err)
 	}
+	err = run(ctx, []string{"serve"}, func(k string) string {
+		return map[string]string{"TOLLGATE_TRUSTED_PROXIES": "10.0.0.0/8,proxy.example"}[k]
+	}, strings.NewReader(""), &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "--trusted-proxies") || !strings.Contains(err.Error(), "proxy.example") {
+		t.Fatalf("a trusted proxy that is no CIDR: %v", err)
+	}
 	err = run(ctx, []string{"serve", "--config", "testdata/hcl/broken/plain-secret"}, func(string) string { return "" }, strings.NewReader(""), &out, &errOut)
 	if err == nil || !strings.Contains(err.Error(), "plain-secret/main.hcl:2:19") {
 		t.Fatalf("serve on a broken config: %v", err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -11,6 +12,7 @@ import (
 
 func newServeCommand() *cobra.Command {
 	cfg := serve.Config{Watch: true}
+	var trustedProxies []string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the authorization server",
@@ -48,6 +50,9 @@ docs/bundles.md.`,
 			if cfg.BundleCache, err = bundleOnly(cmd, "bundle-cache", use); err != nil {
 				return err
 			}
+			if cfg.TrustedProxies, err = serve.ParseTrustedProxies(trustedProxies); err != nil {
+				return fmt.Errorf("--trusted-proxies: %w", err)
+			}
 			return serve.Run(cmd.Context(), cfg, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -69,6 +74,7 @@ docs/bundles.md.`,
 	f.BoolVar(&cfg.Watch, "watch", true, "reload when a file under --config, --policies or --keys, or the --bundle file, changes")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to drain in-flight requests on SIGTERM")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "folder to keep revocations and used client assertion ids in, so they survive a restart (one server per folder); default: memory only")
+	f.StringSliceVar(&trustedProxies, "trusted-proxies", nil, "CIDR,...: reverse proxies whose X-Forwarded-For (or Forwarded) names the client's address, for throttling and the audit log")
 	f.DurationVar(&cfg.ShutdownDelay, "shutdown-delay", 0, "after SIGTERM, keep serving this long with /readyz failing before closing the listener")
 	return cmd
 }

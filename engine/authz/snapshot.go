@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/tollgate-dev/tollgate/engine/clientauth"
 	"github.com/tollgate-dev/tollgate/engine/model"
 	"github.com/tollgate-dev/tollgate/engine/policy"
@@ -26,6 +28,9 @@ type Snapshot struct {
 	Settings model.Settings
 	// Loaded is when the snapshot was built.
 	Loaded time.Time
+	// Warnings are the load's HCL warnings (a credential expired or
+	// expiring soon, ...), for the server to log.
+	Warnings hcl.Diagnostics
 
 	secrets   *clientauth.Index
 	facts     *facts
@@ -78,7 +83,7 @@ func newSnapshot(cfg *model.Config, pol *policy.Policy, kdfCache *clientauth.Cac
 // Load reads, validates and compiles everything serve would from src, and
 // builds a snapshot. Every problem found is in the returned *LoadError.
 func Load(ctx context.Context, src Sources, kdfCache *clientauth.Cache) (*Snapshot, error) {
-	cfg, pol, _, _, err := src.load(ctx)
+	cfg, pol, warnings, _, err := src.load(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -86,6 +91,7 @@ func Load(ctx context.Context, src Sources, kdfCache *clientauth.Cache) (*Snapsh
 	if err != nil {
 		return nil, &LoadError{Err: err}
 	}
+	snap.Warnings = warnings
 	if err := snap.selfTest(ctx); err != nil {
 		return nil, &LoadError{Err: err}
 	}

@@ -6,6 +6,7 @@ package httpapi
 import (
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -33,6 +34,10 @@ type Options struct {
 	// JWKSMaxAge is how long resource servers may cache the JWKS; zero
 	// means token.JWKSMaxAge.
 	JWKSMaxAge time.Duration
+	// TrustedProxies are the peers whose X-Forwarded-For or Forwarded
+	// header names the remote address (see forwardedFor); from any other
+	// peer those headers are ignored.
+	TrustedProxies []netip.Prefix
 }
 
 type server struct {
@@ -60,7 +65,11 @@ func NewServer(svc *authz.Service, opts Options) http.Handler {
 	}
 	r := mux.NewRouter()
 	addRoutes(r, s)
-	return secureHeaders(r)
+	var h http.Handler = r
+	if len(opts.TrustedProxies) > 0 {
+		h = behindProxies(h, opts.TrustedProxies)
+	}
+	return secureHeaders(h)
 }
 
 // NewMetricsServer returns the handler of the metrics listener: metrics
@@ -126,12 +135,103 @@ func allow(h http.Handler, methods ...string) http.Handler {
 	})
 }
 
-// remoteHost is the peer's address without port: the key for throttling
-// and the audit log. Forwarded headers are not trusted.
+// remoteHost is the remote address without port: the key for throttling
+// and the audit log. It is the peer's, or the one a trusted proxy
+// forwarded (behindProxies).
 func remoteHost(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// behindProxies replaces the remote address of requests that come from a
+// trusted proxy with the one it forwarded.
+func behindProxies(next http.Handler, trusted []netip.Prefix) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if peer, err := netip.ParseAddrPort(r.RemoteAddr); err == nil && isTrusted(peer.Addr(), trusted) {
+			if client, ok := forwardedFor(r.Header, trusted); ok {
+				r.RemoteAddr = netip.AddrPortFrom(client, 0).String()
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	a = a.Unmap()
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// forwardedFor reads the client's address off X-Forwarded-For, or when
+// there is none off Forwarded (RFC 7239), as a trusted proxy sent it.
+// Each proxy appends the address it was connected from, so the list is
+// read from the right: proxies that are trusted are skipped, and the
+// first hop that is not one is the client (what is left of it, the client
+// could have written). A hop that is no address (RFC 7239 "unknown" or an
+// obfuscated name) ends the walk at the trusted hop before it; when every
+// hop is trusted, the first one is the client.
+func forwardedFor(h http.Header, trusted []netip.Prefix) (netip.Addr, bool) {
+	hops := forwardedHops(h)
+	var client netip.Addr
+	found := false
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, ok := parseHop(hops[i])
+		if !ok {
+			break
+		}
+		client, found = a, true
+		if !isTrusted(a, trusted) {
+			break
+		}
+	}
+	return client, found
+}
+
+// forwardedHops lists the hops of X-Forwarded-For, every header line of
+// it in order, else the for= parameters of Forwarded. Only one of the two
+// is read: a proxy appends to the one it writes, and passes the other on
+// as the client sent it.
+func forwardedHops(h http.Header) []string {
+	var hops []string
+	if xff := h.Values("X-Forwarded-For"); len(xff) > 0 {
+		for _, line := range xff {
+			for hop := range strings.SplitSeq(line, ",") {
+				hops = append(hops, strings.TrimSpace(hop))
+			}
+		}
+		return hops
+	}
+	for _, line := range h.Values("Forwarded") {
+		for element := range strings.SplitSeq(line, ",") {
+			hop := "" // an element without for= is a hop we cannot place
+			for pair := range strings.SplitSeq(element, ";") {
+				name, value, _ := strings.Cut(strings.TrimSpace(pair), "=")
+				if strings.EqualFold(name, "for") {
+					hop = strings.Trim(value, `"`)
+				}
+			}
+			hops = append(hops, hop)
+		}
+	}
+	return hops
+}
+
+// parseHop reads "192.0.2.1", "192.0.2.1:4711", "2001:db8::1" or
+// "[2001:db8::1]:4711".
+func parseHop(hop string) (netip.Addr, bool) {
+	if ap, err := netip.ParseAddrPort(hop); err == nil {
+		return ap.Addr().Unmap(), true
+	}
+	a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(hop, "["), "]"))
+	if err != nil || a.Zone() != "" {
+		return netip.Addr{}, false
+	}
+	return a.Unmap(), true
 }

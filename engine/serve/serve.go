@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -77,6 +78,10 @@ type Config struct {
 	// DataDir keeps revocations and used client assertion ids in files
 	// there, so that they survive a restart; empty keeps them in memory.
 	DataDir string
+	// TrustedProxies are the reverse proxies and load balancers whose
+	// X-Forwarded-For or Forwarded header names the client's address, for
+	// throttling and the audit log; empty trusts no such header.
+	TrustedProxies []netip.Prefix
 }
 
 // Timeouts of the HTTP server (SPEC §6): a slow or idle peer cannot hold
@@ -176,13 +181,18 @@ func New(ctx context.Context, cfg Config, stderr io.Writer) (*Server, error) {
 		}
 	}
 	s.warnUnreachableClients(snap)
+	s.logWarnings(snap)
 	s.svc = authz.NewService(snap, authz.Options{Keys: keys, Audit: auditLog, Observer: s.metrics, State: st, Log: s.log})
 	api := httpapi.NewServer(s.svc, httpapi.Options{
-		Ready:      s.ready.Load,
-		Instrument: s.metrics.Instrument,
-		MutualTLS:  s.mutualTLS(),
-		JWKSMaxAge: cfg.JWKSMaxAge,
+		Ready:          s.ready.Load,
+		Instrument:     s.metrics.Instrument,
+		MutualTLS:      s.mutualTLS(),
+		JWKSMaxAge:     cfg.JWKSMaxAge,
+		TrustedProxies: cfg.TrustedProxies,
 	})
+	if len(cfg.TrustedProxies) > 0 {
+		s.log.Info("the remote address is taken from X-Forwarded-For or Forwarded on connections from trusted proxies", "trusted_proxies", prefixList(cfg.TrustedProxies))
+	}
 	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.requests.Add(1)
 		api.ServeHTTP(w, r)
@@ -546,6 +556,7 @@ func (s *Server) Reload(ctx context.Context) error {
 	}
 	s.log.Info("configuration reloaded", attrs...)
 	s.warnUnreachableClients(snap)
+	s.logWarnings(snap)
 	return nil
 }
 
@@ -571,4 +582,47 @@ func (s *Server) warnUnreachableClients(snap *authz.Snapshot) {
 		s.log.Warn("these clients use tls_client_auth, but the server verifies no client certificates (serve with --tls-cert, --tls-key and --client-ca): they cannot authenticate",
 			"clients", strings.Join(ids, ","))
 	}
+}
+
+// logWarnings logs each warning of the configuration's load, one line
+// each, with where it is declared: at every load, a credential that
+// expired or expires soon is named again until it is rotated.
+func (s *Server) logWarnings(snap *authz.Snapshot) {
+	for _, d := range snap.Warnings {
+		attrs := []any{"detail", d.Detail}
+		if d.Subject != nil {
+			attrs = append([]any{"at", fmt.Sprintf("%s:%d:%d", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column)}, attrs...)
+		}
+		s.log.Warn(d.Summary, attrs...)
+	}
+}
+
+// ParseTrustedProxies reads --trusted-proxies: CIDR prefixes, or single
+// addresses.
+func ParseTrustedProxies(values []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range values {
+		v = strings.TrimSpace(v)
+		if v == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(v); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxy %q is neither a CIDR prefix nor an address", v)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
+}
+
+func prefixList(ps []netip.Prefix) string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = p.String()
+	}
+	return strings.Join(parts, ",")
 }
