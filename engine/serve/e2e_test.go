@@ -306,8 +306,8 @@ func TestNodeInterop(t *testing.T) {
 	if err != nil {
 		t.Fatalf("node interop test failed: %v\n%s", err, out)
 	}
-	if !bytes.Contains(out, []byte("# pass 6")) || !bytes.Contains(out, []byte("# fail 0")) || !bytes.Contains(out, []byte("# skipped 0")) {
-		t.Fatalf("node interop test did not run all 6 tests:\n%s", out)
+	if !bytes.Contains(out, []byte("# pass 7")) || !bytes.Contains(out, []byte("# fail 0")) || !bytes.Contains(out, []byte("# skipped 0")) {
+		t.Fatalf("node interop test did not run all 7 tests:\n%s", out)
 	}
 }
 

@@ -55,6 +55,17 @@ test('single application: client1 gets a token for itself with client_secret_bas
   assert.equal(payload.sub, 'client1');
 });
 
+// openid-client's default, given a secret and no method, is
+// client_secret_post; client1 declares no auth_method, so tollgate takes
+// the secret in the body as well as in the header.
+test("openid-client's default method: client1, which declares none, gets a token", async () => {
+  const config = await client.discovery(
+    new URL(issuer), 'client1', 'demo-client1-secret-not-for-production', undefined, insecure);
+  const tokens = await client.clientCredentialsGrant(config);
+  const { payload } = await jose.jwtVerify(tokens.access_token, jwks, { issuer, audience: 'client1', typ: 'at+jwt' });
+  assert.equal(payload.sub, 'client1');
+});
+
 test('impersonation: Client1 as User1 gets Server2', async () => {
   const config = await client.discovery(
     new URL(issuer), 'Client1', undefined,
