@@ -11,6 +11,9 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/tollgate-dev/tollgate/engine/model"
+	"github.com/tollgate-dev/tollgate/engine/ratelimit"
 )
 
 // Options configure a Local.
@@ -47,8 +50,11 @@ type Local struct {
 	now         func() time.Time
 	revocations *revocationSet
 	assertions  *replaySet
-	lock        *os.File
-	loaded      Loaded
+	// limiter is in memory only: buckets refill within their period, so
+	// a restart forgets little.
+	limiter *ratelimit.Limiter
+	lock    *os.File
+	loaded  Loaded
 }
 
 // Loaded says what Open found in the files of its Dir.
@@ -74,6 +80,7 @@ func Open(opts Options) (*Local, error) {
 		now:         opts.Now,
 		revocations: &revocationSet{clients: map[string]*clientRevocations{}, max: opts.MaxRevocationsPerClient},
 		assertions:  &replaySet{clients: map[string]map[jtiKey]int64{}, max: opts.MaxAssertionsPerClient},
+		limiter:     ratelimit.NewLimiter(),
 	}
 	if opts.Dir == "" {
 		return l, nil
@@ -135,6 +142,12 @@ func (l *Local) Seen(_ context.Context, client, jti string) (bool, error) {
 // Use implements Replay.
 func (l *Local) Use(_ context.Context, client, jti string, until time.Time) error {
 	return l.assertions.use(client, jti, until, l.now())
+}
+
+// Allow implements RateLimits.
+func (l *Local) Allow(_ context.Context, client string, r model.Rate, now time.Time) (bool, time.Duration, error) {
+	ok, retryAfter := l.limiter.Allow(client, &r, now)
+	return ok, retryAfter, nil
 }
 
 // record is one line of a file: a revoked token (Client, JTI, Exp), a

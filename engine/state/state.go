@@ -1,8 +1,9 @@
 // Package state holds what tollgate remembers between requests besides its
-// configuration: the tokens revoked and the client assertions already
-// used. Each is a small interface, so that a store shared by several
-// replicas can stand in for Local, the one a single process keeps in
-// memory and, given a folder, in files that survive a restart.
+// configuration: the tokens revoked, the client assertions already used
+// and the clients' rate limits. Each is a small interface, so that Redis,
+// a store shared by several replicas, can stand in for Local, the one a
+// single process keeps in memory and, given a folder, in files that
+// survive a restart.
 package state
 
 import (
@@ -10,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/tollgate-dev/tollgate/engine/model"
 )
 
 // Token is what a revocation needs to know of an access token.
@@ -45,10 +48,25 @@ type Replay interface {
 	Use(ctx context.Context, client, jti string, until time.Time) error
 }
 
-// Store is all of the state: what a Service is given.
+// RateLimits enforce each client's rate_limit (SPEC §6). A store shared
+// by replicas holds one bucket per client for the whole fleet.
+type RateLimits interface {
+	// Allow spends one of client's tokens under r at now; when none is
+	// left, ok is false and retryAfter says when the next one is. The
+	// whole period's count may be spent at once ("600/m": 600 in a burst,
+	// then one every 100 ms). A changed r starts the client afresh. An
+	// error means the limit could not be checked (the caller refuses).
+	Allow(ctx context.Context, client string, r model.Rate, now time.Time) (ok bool, retryAfter time.Duration, err error)
+}
+
+// Store is all of the state: what a Service is given. The failed
+// authentication throttles are not in it yet: each process keeps its own
+// (engine/ratelimit.Throttle); a Throttles interface joins here when they
+// are shared too.
 type Store interface {
 	Revocations
 	Replay
+	RateLimits
 }
 
 // ErrReplayed is Use's answer to a jti used before.

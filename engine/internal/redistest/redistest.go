@@ -1,0 +1,268 @@
+// Package redistest runs a real redis-server on loopback for tests: the
+// shared state of a fleet is tested against the server it runs on, not a
+// stand-in. Without redis-server on PATH the tests that need it skip,
+// unless TOLLGATE_REQUIRE_REDIS=1 (as CI sets it) makes that a failure.
+package redistest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// RequireEnv is the variable that turns a missing redis-server into a
+// failure instead of a skip.
+const RequireEnv = "TOLLGATE_REQUIRE_REDIS"
+
+// Options say how a Server runs.
+type Options struct {
+	// Persist writes every change to an append-only file, fsynced, so that
+	// a Restart finds the data again; without it Redis keeps nothing on
+	// disk and a restart starts empty.
+	Persist bool
+}
+
+// Server is a redis-server process on 127.0.0.1.
+type Server struct {
+	t    testing.TB
+	opts Options
+	dir  string
+	port int
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{}
+	log    *bytes.Buffer
+}
+
+// Binary returns the path of redis-server, or skips t (fails it when
+// RequireEnv is 1) when there is none.
+func Binary(t testing.TB) string {
+	t.Helper()
+	path, err := exec.LookPath("redis-server")
+	if err == nil {
+		return path
+	}
+	if os.Getenv(RequireEnv) == "1" {
+		t.Fatalf("redis-server is not on PATH and %s=1: install it (apt-get install redis-server)", RequireEnv)
+	}
+	t.Skipf("redis-server is not on PATH: skipping the tests against Redis (apt-get install redis-server; %s=1 makes this a failure)", RequireEnv)
+	return ""
+}
+
+// Start runs a redis-server for t on a free loopback port; it is stopped
+// when t ends.
+func Start(t testing.TB, opts Options) *Server {
+	t.Helper()
+	Binary(t)
+	s := &Server{t: t, opts: opts, dir: t.TempDir()}
+	var err error
+	for range 5 {
+		if s.port, err = freePort(); err != nil {
+			continue
+		}
+		if err = s.start(); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("starting redis-server: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// shared is the one Server of a test binary that Shared hands out.
+var shared struct {
+	mu  sync.Mutex
+	srv *Server
+}
+
+// Shared returns the test binary's one redis-server, started on first
+// use, emptied (FLUSHALL) for t. Tests using it must not run in parallel
+// with each other; Main stops it.
+func Shared(t testing.TB) *Server {
+	t.Helper()
+	Binary(t)
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.srv == nil {
+		s := &Server{t: t, dir: mustTemp(t)}
+		var err error
+		for range 5 {
+			if s.port, err = freePort(); err != nil {
+				continue
+			}
+			if err = s.start(); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			t.Fatalf("starting redis-server: %v", err)
+		}
+		shared.srv = s
+	}
+	c := shared.srv.Client(t)
+	if err := c.FlushAll(context.Background()).Err(); err != nil {
+		t.Fatalf("FLUSHALL: %v", err)
+	}
+	return shared.srv
+}
+
+// Main runs a package's tests and then stops the Shared server.
+func Main(m *testing.M) int {
+	code := m.Run()
+	shared.mu.Lock()
+	if s := shared.srv; s != nil {
+		s.kill()
+		_ = os.RemoveAll(s.dir)
+	}
+	shared.mu.Unlock()
+	return code
+}
+
+func mustTemp(t testing.TB) string {
+	dir, err := os.MkdirTemp("", "redistest-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+func (s *Server) start() error {
+	args := []string{
+		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+		"--dir", s.dir, "--save", "", "--daemonize", "no", "--loglevel", "warning",
+	}
+	if s.opts.Persist {
+		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
+	} else {
+		args = append(args, "--appendonly", "no")
+	}
+	cmd := exec.Command("redis-server", args...)
+	log := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = log, log
+	// The server dies with the test binary, even one killed by a timeout.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	s.mu.Lock()
+	s.cmd, s.exited, s.log = cmd, exited, log
+	s.mu.Unlock()
+
+	c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		select {
+		case <-exited:
+			return fmt.Errorf("redis-server exited at start: %s", strings.TrimSpace(log.String()))
+		default:
+		}
+		if c.Ping(context.Background()).Err() == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			s.kill()
+			return errors.New("redis-server did not answer PING within 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Addr is host:port.
+func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
+
+// URL is the redis:// URL of the server.
+func (s *Server) URL() string { return "redis://" + s.Addr() }
+
+// Client returns a client of the server for t, closed when t ends.
+func (s *Server) Client(t testing.TB) *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: s.Addr()})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// Stop ends the server (SIGKILL: an outage, not a shutdown); a stopped
+// server may be started again with Restart.
+func (s *Server) Stop() { s.kill() }
+
+func (s *Server) kill() {
+	s.mu.Lock()
+	cmd, exited := s.cmd, s.exited
+	s.cmd = nil
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Kill()
+	<-exited
+}
+
+// Restart starts a stopped server again on the same port; with
+// Options.Persist it finds its data again.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.kill()
+	var err error
+	for range 50 {
+		if err = s.start(); err == nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond) // the port may be a moment in TIME_WAIT
+	}
+	s.t.Fatalf("restarting redis-server: %v", err)
+}
+
+// CommandCalls returns how many times each command ran since the server
+// started (INFO commandstats), by lower-case name.
+func (s *Server) CommandCalls(t testing.TB) map[string]int {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: s.Addr()})
+	defer c.Close()
+	info, err := c.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatalf("INFO commandstats: %v", err)
+	}
+	calls := map[string]int{}
+	for line := range strings.Lines(info) {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || !strings.HasPrefix(name, "cmdstat_") {
+			continue
+		}
+		for field := range strings.SplitSeq(rest, ",") {
+			if v, found := strings.CutPrefix(field, "calls="); found {
+				calls[strings.TrimPrefix(name, "cmdstat_")], _ = strconv.Atoi(v)
+			}
+		}
+	}
+	return calls
+}
+
+// Dir is the server's working folder (its append-only file, with Persist).
+func (s *Server) Dir() string { return filepath.Clean(s.dir) }

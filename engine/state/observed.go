@@ -1,0 +1,62 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/engine/model"
+)
+
+// Operations named to Observed's onError, and in the metric of errors.
+const (
+	OpRevoke    = "revoke"
+	OpRevoked   = "revoked"
+	OpSeen      = "seen"
+	OpUse       = "use"
+	OpRateLimit = "rate_limit"
+)
+
+// Observed returns st with each failure of the store itself reported to
+// onError with its operation, so that it is counted and logged once,
+// whichever request met it. A replay and a full quota are answers, not
+// failures.
+func Observed(st Store, onError func(op string, err error)) Store {
+	return &observed{st: st, onError: onError}
+}
+
+type observed struct {
+	st      Store
+	onError func(op string, err error)
+}
+
+func (o *observed) check(op string, err error) error {
+	var quota *QuotaError
+	if err != nil && !errors.Is(err, ErrReplayed) && !errors.As(err, &quota) {
+		o.onError(op, err)
+	}
+	return err
+}
+
+func (o *observed) Revoke(ctx context.Context, t Token) error {
+	return o.check(OpRevoke, o.st.Revoke(ctx, t))
+}
+
+func (o *observed) Revoked(ctx context.Context, t Token) (bool, error) {
+	ok, err := o.st.Revoked(ctx, t)
+	return ok, o.check(OpRevoked, err)
+}
+
+func (o *observed) Seen(ctx context.Context, client, jti string) (bool, error) {
+	ok, err := o.st.Seen(ctx, client, jti)
+	return ok, o.check(OpSeen, err)
+}
+
+func (o *observed) Use(ctx context.Context, client, jti string, until time.Time) error {
+	return o.check(OpUse, o.st.Use(ctx, client, jti, until))
+}
+
+func (o *observed) Allow(ctx context.Context, client string, r model.Rate, now time.Time) (bool, time.Duration, error) {
+	ok, retry, err := o.st.Allow(ctx, client, r, now)
+	return ok, retry, o.check(OpRateLimit, err)
+}
