@@ -112,10 +112,9 @@ func (s *Service) issue(ctx context.Context, snap *Snapshot, req *TokenRequest, 
 		return nil, nil, err
 	}
 	now := s.now()
-	if ok, retry := s.limiter.Allow(client.ID, client.RateLimit, now); !ok {
-		e := oauth.New(oauth.SlowDown, "rate limit of client %q exceeded", client.ID)
-		e.RetryAfter = retryAfterSeconds(retry)
-		return nil, client, e
+	if err := s.rateLimited(ctx, client, now); err != nil {
+		ev.Reasons = causeReasons(err)
+		return nil, client, err
 	}
 	if err := s.consumeAssertion(ctx, who); err != nil {
 		ev.Client, ev.Reasons = client.ID, causeReasons(err)
@@ -183,6 +182,26 @@ func (s *Service) issue(ctx context.Context, snap *Snapshot, req *TokenRequest, 
 		Scope:       claims.Scope,
 		Claims:      claims,
 	}, client, nil
+}
+
+// rateLimited spends one of client's tokens under its rate_limit. A client
+// without one asks the state nothing: its token path makes no round trip
+// to a shared store (SPEC §8). A limit that cannot be checked refuses the
+// request: a shared limit skipped during an outage would not hold.
+func (s *Service) rateLimited(ctx context.Context, client *model.Client, now time.Time) error {
+	if client.RateLimit == nil {
+		return nil
+	}
+	ok, retry, err := s.rateLimits.Allow(ctx, client.ID, *client.RateLimit, now)
+	switch {
+	case err != nil:
+		return errStateUnavailable("the client's rate limit could not be checked", err)
+	case !ok:
+		e := oauth.New(oauth.SlowDown, "rate limit of client %q exceeded", client.ID)
+		e.RetryAfter = retryAfterSeconds(retry)
+		return e
+	}
+	return nil
 }
 
 // parseScope splits the scope parameter and checks its characters

@@ -26,7 +26,6 @@ type Service struct {
 	// the configuration.
 	keys     atomic.Pointer[token.KeySet]
 	issuer   string
-	limiter  *ratelimit.Limiter
 	throttle *ratelimit.Throttle
 	// kdf bounds the argon2id/bcrypt derivations running at once.
 	kdf *ratelimit.Slots
@@ -37,8 +36,9 @@ type Service struct {
 	observer   Observer
 	log        *slog.Logger
 	now        func() time.Time
-	// revocations outlive reloads too.
+	// revocations and rate limits outlive reloads too.
 	revocations state.Revocations
+	rateLimits  state.RateLimits
 }
 
 // Options configure a Service. Keys is required; the rest have defaults.
@@ -53,8 +53,8 @@ type Options struct {
 	// ratelimit.DefaultSlots.
 	KDFSlots *ratelimit.Slots
 	Observer Observer
-	// State keeps revocations and used assertion ids; nil keeps them in
-	// memory (state.Open without a Dir).
+	// State keeps revocations, used assertion ids and rate limits; nil
+	// keeps them in memory (state.Open without a Dir).
 	State state.Store
 	// Log is the server log, for what the operator must see that is no
 	// audit line's business alone (a policy that fails). Default: none.
@@ -67,7 +67,6 @@ type Options struct {
 func NewService(snap *Snapshot, opts Options) *Service {
 	s := &Service{
 		issuer:   opts.Issuer,
-		limiter:  ratelimit.NewLimiter(),
 		throttle: opts.Throttle,
 		kdf:      opts.KDFSlots,
 		audit:    opts.Audit,
@@ -97,7 +96,7 @@ func NewService(snap *Snapshot, opts Options) *Service {
 	if st == nil {
 		st, _ = state.Open(state.Options{Now: s.now}) // in memory: cannot fail
 	}
-	s.revocations = st
+	s.revocations, s.rateLimits = st, st
 	s.assertions = assertion.NewVerifierWith(st, s.now)
 	s.current.Store(snap)
 	s.keys.Store(opts.Keys)
