@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/logging"
 
 	"github.com/tollgate-dev/tollgate/engine/model"
 )
@@ -81,6 +82,10 @@ func OpenRedis(opts RedisOptions) (*Redis, error) {
 	if opts.MaxAssertionsPerClient <= 0 {
 		opts.MaxAssertionsPerClient = MaxAssertionsPerClient
 	}
+	// go-redis would log a line for every failed dial, one per request
+	// while Redis is away; each failure reaches the caller as an error
+	// instead, which the server counts and logs at a bounded rate.
+	logging.Disable()
 	client, where, err := redisClient(opts.URL, opts.Timeout)
 	if err != nil {
 		return nil, err
@@ -97,8 +102,8 @@ func OpenRedis(opts RedisOptions) (*Redis, error) {
 
 // redisClient makes the client a URL names: a server, a Sentinel-watched
 // primary or a Cluster. Timeouts the URL does not set are short (the
-// caller waits at most timeout for any call anyway), and one retry covers
-// a connection that Redis closed. where names the servers, without
+// caller waits at most timeout for any call anyway), a dial is tried
+// once, and one retry covers a connection that Redis closed. where names the servers, without
 // credentials, for the log.
 func redisClient(raw string, timeout time.Duration) (client redis.UniversalClient, where string, err error) {
 	u, err := url.Parse(raw)
@@ -130,6 +135,9 @@ func redisClient(raw string, timeout time.Duration) (client redis.UniversalClien
 			return nil, "", fmt.Errorf("--state %s: %w", redactURL(raw), err)
 		}
 		opt.ContextTimeoutEnabled = true
+		if !q.Has("dialer_retries") {
+			opt.DialerRetries = 1
+		}
 		return redis.NewFailoverClient(opt), fmt.Sprintf("%s://%s (Sentinel, primary %s)", u.Scheme, hosts, opt.MasterName), nil
 	case cluster:
 		opt, err := redis.ParseClusterURL(u.String())
@@ -137,6 +145,9 @@ func redisClient(raw string, timeout time.Duration) (client redis.UniversalClien
 			return nil, "", fmt.Errorf("--state %s: %w", redactURL(raw), err)
 		}
 		opt.ContextTimeoutEnabled = true
+		if !q.Has("dialer_retries") {
+			opt.DialerRetries = 1
+		}
 		return redis.NewClusterClient(opt), fmt.Sprintf("%s://%s (Cluster)", u.Scheme, hosts), nil
 	default:
 		opt, err := redis.ParseURL(u.String())
@@ -144,6 +155,9 @@ func redisClient(raw string, timeout time.Duration) (client redis.UniversalClien
 			return nil, "", fmt.Errorf("--state %s: %w", redactURL(raw), err)
 		}
 		opt.ContextTimeoutEnabled = true
+		if !q.Has("dialer_retries") {
+			opt.DialerRetries = 1
+		}
 		return redis.NewClient(opt), fmt.Sprintf("%s://%s/%d", u.Scheme, opt.Addr, opt.DB), nil
 	}
 }
