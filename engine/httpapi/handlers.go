@@ -270,6 +270,11 @@ func handleReadyz(s *server) http.Handler {
 			writeBody(w, http.StatusServiceUnavailable, []byte(`{"status":"not ready"}`))
 			return
 		}
+		if !s.stateReady() {
+			// What needs the shared state is refused meanwhile (SPEC §8).
+			writeBody(w, http.StatusServiceUnavailable, []byte(`{"status":"not ready","state":"unavailable"}`))
+			return
+		}
 		writeBody(w, http.StatusOK, []byte(`{"status":"ready"}`))
 	})
 }

@@ -25,6 +25,9 @@ const MaxBodyBytes = 64 << 10
 type Options struct {
 	// Ready reports readiness for /readyz; nil means always ready.
 	Ready func() bool
+	// StateReady reports whether the state store answers; when not,
+	// /readyz is 503 and says so. nil means it always does.
+	StateReady func() bool
 	// Instrument wraps each route's handler to observe it by endpoint name;
 	// nil means no instrumentation.
 	Instrument func(endpoint string, h http.Handler) http.Handler
@@ -43,6 +46,7 @@ type Options struct {
 type server struct {
 	svc        *authz.Service
 	ready      func() bool
+	stateReady func() bool
 	instrument func(endpoint string, h http.Handler) http.Handler
 	mutualTLS  bool
 	metadata   atomic.Pointer[metadataDoc]
@@ -52,7 +56,7 @@ type server struct {
 // NewServer returns the HTTP handler for svc: the public API, which never
 // serves /metrics (see NewMetricsServer).
 func NewServer(svc *authz.Service, opts Options) http.Handler {
-	s := &server{svc: svc, ready: opts.Ready, instrument: opts.Instrument, mutualTLS: opts.MutualTLS}
+	s := &server{svc: svc, ready: opts.Ready, stateReady: opts.StateReady, instrument: opts.Instrument, mutualTLS: opts.MutualTLS}
 	s.jwksMaxAge = opts.JWKSMaxAge
 	if s.jwksMaxAge <= 0 {
 		s.jwksMaxAge = token.JWKSMaxAge
@@ -62,6 +66,9 @@ func NewServer(svc *authz.Service, opts Options) http.Handler {
 	}
 	if s.ready == nil {
 		s.ready = func() bool { return true }
+	}
+	if s.stateReady == nil {
+		s.stateReady = func() bool { return true }
 	}
 	r := mux.NewRouter()
 	addRoutes(r, s)

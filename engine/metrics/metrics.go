@@ -30,6 +30,8 @@ type Metrics struct {
 	lastReload      prometheus.Gauge
 	snapshotSize    *prometheus.GaugeVec
 	bundleFetches   *prometheus.CounterVec
+	stateErrors     *prometheus.CounterVec
+	stateUp         prometheus.Gauge
 
 	// Children of the hot path, resolved once: a label lookup hashes
 	// every label value on every call.
@@ -85,8 +87,20 @@ func New() *Metrics {
 	m.bundleFetches = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tollgate_bundle_fetches_total", Help: "Polls of the --bundle server by result (changed, unchanged, error); a changed bundle that does not load is a failed reload.",
 	}, []string{"result"})
+	m.stateErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tollgate_state_errors_total",
+		Help: "Failed calls to the state store (Redis with --state redis://), by operation: revoke, revoked, seen, use, rate_limit, ping.",
+	}, []string{"op"})
+	for _, op := range []string{"revoke", "revoked", "seen", "use", "rate_limit", "ping"} {
+		m.stateErrors.WithLabelValues(op) // every series exists from the start, at 0
+	}
+	m.stateUp = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "tollgate_state_up", Help: "1 when the state store answered its last health check (always 1 in memory), else 0.",
+	})
+	m.stateUp.Set(1)
 	m.Registry.MustRegister(m.requests, m.requestDuration, m.authDuration, m.decideDuration, m.signDuration,
 		m.tokensIssued, m.tokenRequests, m.reloads, m.reloadDuration, m.lastReload, m.snapshotSize, m.bundleFetches,
+		m.stateErrors, m.stateUp,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.authSuccess, m.authFailure = m.authDuration.WithLabelValues("success"), m.authDuration.WithLabelValues("failure")
 	m.decideCached, m.decideRun = m.decideDuration.WithLabelValues("true"), m.decideDuration.WithLabelValues("false")
@@ -151,6 +165,18 @@ func (m *Metrics) Reloaded(ok bool, took time.Duration, sizes map[string]int) {
 // BundleFetched records one poll of the bundle server: "changed",
 // "unchanged" (a 304, or the same bytes) or "error".
 func (m *Metrics) BundleFetched(result string) { m.bundleFetches.WithLabelValues(result).Inc() }
+
+// StateFailed counts a failed call to the state store.
+func (m *Metrics) StateFailed(op string) { m.stateErrors.WithLabelValues(op).Inc() }
+
+// StateUp records whether the state store answered its health check.
+func (m *Metrics) StateUp(up bool) {
+	if up {
+		m.stateUp.Set(1)
+		return
+	}
+	m.stateUp.Set(0)
+}
 
 // Instrument wraps an endpoint's handler to count and time its requests.
 // The error writer reports the OAuth error code through the recorder's

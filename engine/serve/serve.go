@@ -82,6 +82,10 @@ type Config struct {
 	// X-Forwarded-For or Forwarded header names the client's address, for
 	// throttling and the audit log; empty trusts no such header.
 	TrustedProxies []netip.Prefix
+
+	// State is "memory" (or empty) for the state of this process alone,
+	// or a redis:// or rediss:// URL of the store a fleet shares.
+	State string
 }
 
 // Timeouts of the HTTP server (SPEC §6): a slow or idle peer cannot hold
@@ -116,6 +120,7 @@ type Server struct {
 	requests atomic.Uint64
 	sleep    func(time.Duration)
 	closers  []io.Closer
+	health   *stateHealth
 
 	// metricsListener serves /metrics when --metrics-addr is set.
 	metricsListener net.Listener
@@ -148,6 +153,7 @@ func New(ctx context.Context, cfg Config, stderr io.Writer) (*Server, error) {
 	if err := s.openBundleSources(); err != nil {
 		return nil, err
 	}
+	s.health = newStateHealth(s.log, s.metrics)
 	start := time.Now()
 	snap, revision, parsed, err := s.loadFirst(ctx)
 	s.metrics.Reloaded(err == nil, time.Since(start), sizes(snap))
@@ -182,9 +188,10 @@ func New(ctx context.Context, cfg Config, stderr io.Writer) (*Server, error) {
 	}
 	s.warnUnreachableClients(snap)
 	s.logWarnings(snap)
-	s.svc = authz.NewService(snap, authz.Options{Keys: keys, Audit: auditLog, Observer: s.metrics, State: st, Log: s.log})
+	s.svc = authz.NewService(snap, authz.Options{Keys: keys, Audit: auditLog, Observer: s.metrics, State: state.Observed(st, s.health.failed), Log: s.log})
 	api := httpapi.NewServer(s.svc, httpapi.Options{
 		Ready:          s.ready.Load,
+		StateReady:     s.health.up,
 		Instrument:     s.metrics.Instrument,
 		MutualTLS:      s.mutualTLS(),
 		JWKSMaxAge:     cfg.JWKSMaxAge,
@@ -330,9 +337,13 @@ func (s *Server) openAudit(stderr io.Writer) (*audit.Logger, error) {
 	return l, nil
 }
 
-// openState opens what must outlive a request: under --data-dir, read
-// back from the files there; else in memory, which the log says.
-func (s *Server) openState() (*state.Local, error) {
+// openState opens what must outlive a request: with --state redis://, the
+// store the fleet shares; under --data-dir, read back from the files
+// there; else in memory, which the log says.
+func (s *Server) openState() (state.Store, error) {
+	if sharedState(s.cfg.State) {
+		return s.openSharedState()
+	}
 	st, err := state.Open(state.Options{Dir: s.cfg.DataDir})
 	if err != nil {
 		return nil, fmt.Errorf("opening --data-dir: %w", err)
