@@ -2,14 +2,18 @@ package serve_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/tollgate-dev/tollgate/engine/internal/redistest"
 	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
+	"github.com/tollgate-dev/tollgate/engine/secret"
 	"github.com/tollgate-dev/tollgate/engine/serve"
 )
 
@@ -60,4 +64,72 @@ func BenchmarkTokenEndpoint(b *testing.B) {
 			}
 		})
 	})
+}
+
+// BenchmarkTokenEndpointState is BenchmarkTokenEndpoint's whole request
+// with the state in memory and on a real redis-server, for a secret client
+// without rate_limit (no round trip to Redis: the two should match) and
+// for one with a rate_limit (one GCRA script per token).
+func BenchmarkTokenEndpointState(b *testing.B) {
+	root := repotest.Path(b)
+	redis := redistest.Start(b, redistest.Options{})
+	config := b.TempDir()
+	entries, err := os.ReadDir(filepath.Join(root, "config"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, e := range entries {
+		body, err := os.ReadFile(filepath.Join(root, "config", e.Name()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(config, e.Name()), body, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	limited := fmt.Sprintf("client \"limited\" {\n  secret { hash = %q }\n  rate_limit = \"1000000000/s\"\n}\n", secret.SHA256Hash(limitedSecret))
+	if err := os.WriteFile(filepath.Join(config, "limited.hcl"), []byte(limited), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	for _, where := range []string{"memory", "redis"} {
+		st := "memory"
+		if where == "redis" {
+			st = redis.URL()
+		}
+		s, err := serve.New(context.Background(), serve.Config{
+			ConfigDir:   config,
+			PoliciesDir: filepath.Join(root, "policies"),
+			AuditLog:    filepath.Join(b.TempDir(), "audit.log"),
+			State:       st,
+		}, io.Discard)
+		if err != nil {
+			b.Fatal(err)
+		}
+		h := s.Handler()
+		for _, client := range []struct{ name, body, auth string }{
+			{"no-rate-limit", "grant_type=client_credentials&scope=Server2", "Basic " + basicAuth("Client1", Client1Secret)},
+			{"rate-limit", "grant_type=client_credentials", "Basic " + basicAuth("limited", limitedSecret)},
+		} {
+			request := func() *http.Request {
+				r := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:8080/oauth2/token", strings.NewReader(client.body))
+				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				r.Header.Set("Authorization", client.auth)
+				return r
+			}
+			b.Run(where+"/"+client.name, func(b *testing.B) {
+				b.ReportAllocs()
+				b.SetParallelism(32) // 64 requests in flight on 2 cores
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						w := httptest.NewRecorder()
+						h.ServeHTTP(w, request())
+						if w.Code != http.StatusOK {
+							b.Errorf("status %d: %s", w.Code, w.Body)
+							return
+						}
+					}
+				})
+			})
+		}
+	}
 }
