@@ -15,6 +15,7 @@ func revocationOf(c *token.Claims) state.Token {
 // state failed: nothing is skipped in silence (SPEC §8).
 func errStateUnavailable(what string, cause error) error {
 	e := oauth.New(oauth.TemporarilyUnavail, "%s; retry", what)
+	e.RetryAfter = 1
 	e.Cause = cause
 	return e
 }

@@ -26,13 +26,14 @@ type RedisOptions struct {
 	// with go-redis's query parameters (dial_timeout, pool_size, ...).
 	// With master_name=NAME the host (and each addr=HOST:PORT) is a
 	// Sentinel; with cluster=true, or addr= without master_name, they are
-	// the seeds of a Redis Cluster.
+	// the seeds of a Redis Cluster. timeout=DURATION sets Timeout.
 	URL string
 	// MaxRevocationsPerClient and MaxAssertionsPerClient default to the
 	// package's constants, with the same meaning as for Local.
 	MaxRevocationsPerClient int
 	MaxAssertionsPerClient  int
-	// Timeout bounds each call; default DefaultRedisTimeout.
+	// Timeout bounds each call; default DefaultRedisTimeout, unless the
+	// URL says otherwise.
 	Timeout time.Duration
 	// Now is the clock of revocations and used assertions; tests set it.
 	// Every replica's clock is used as it is: they must agree to within
@@ -70,6 +71,13 @@ type Redis struct {
 // OpenRedis returns the state on the Redis server of opts.URL. It does not
 // connect: Redis may be away at start, and Ping says whether it answers.
 func OpenRedis(opts RedisOptions) (*Redis, error) {
+	if u, err := url.Parse(opts.URL); err == nil && u.Query().Has("timeout") {
+		d, err := time.ParseDuration(u.Query().Get("timeout"))
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("--state %s: timeout=%q is not a positive duration", redactURL(opts.URL), u.Query().Get("timeout"))
+		}
+		opts.Timeout = d
+	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultRedisTimeout
 	}
@@ -113,6 +121,7 @@ func redisClient(raw string, timeout time.Duration) (client redis.UniversalClien
 	q := u.Query()
 	cluster := q.Get("cluster") == "true" || (q.Has("addr") && !q.Has("master_name"))
 	q.Del("cluster")
+	q.Del("timeout")
 	for name, value := range map[string]string{
 		"dial_timeout":      timeout.String(),
 		"read_timeout":      timeout.String(),

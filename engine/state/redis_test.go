@@ -118,6 +118,8 @@ func TestRedisURLs(t *testing.T) {
 		{url: "http://127.0.0.1:6379", err: "want memory, or redis://"},
 		{url: "redis://:hunter2@h:1?no_such_option=1", err: "unexpected option"},
 		{url: "redis:///no-host", err: "want memory, or redis://"},
+		{url: "redis://h:1?timeout=500ms", where: "redis://h:1/0"},
+		{url: "redis://h:1?timeout=soon", err: "not a positive duration"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.url, func(t *testing.T) {
