@@ -20,8 +20,8 @@ func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
 type bounds struct{ revocations, assertions int }
 
 // eachStore runs test against every Store: Local in memory, and Redis on
-// a real redis-server (skipped when there is none, unless required). Both
-// follow clk.
+// a real redis-server and on a real Redis Cluster (skipped when there is
+// no redis-server, unless required). All follow clk.
 func eachStore(t *testing.T, b bounds, test func(t *testing.T, st state.Store, clk *clock)) {
 	t.Run("local", func(t *testing.T) {
 		clk := newClock()
@@ -30,6 +30,12 @@ func eachStore(t *testing.T, b bounds, test func(t *testing.T, st state.Store, c
 	t.Run("redis", func(t *testing.T) {
 		clk := newClock()
 		test(t, openRedis(t, redistest.Shared(t).URL(), clk, b), clk)
+	})
+	// Each client's keys share a hash tag: a script's keys are in one
+	// slot, which a Cluster requires.
+	t.Run("redis-cluster", func(t *testing.T) {
+		clk := newClock()
+		test(t, openRedis(t, redistest.SharedCluster(t), clk, b), clk)
 	})
 }
 

@@ -33,6 +33,8 @@ type Options struct {
 	// a Restart finds the data again; without it Redis keeps nothing on
 	// disk and a restart starts empty.
 	Persist bool
+	// Cluster starts the server as a Redis Cluster node.
+	Cluster bool
 }
 
 // Server is a redis-server process on 127.0.0.1.
@@ -87,8 +89,9 @@ func Start(t testing.TB, opts Options) *Server {
 
 // shared is the one Server of a test binary that Shared hands out.
 var shared struct {
-	mu  sync.Mutex
-	srv *Server
+	mu      sync.Mutex
+	srv     *Server
+	cluster []*Server
 }
 
 // Shared returns the test binary's one redis-server, started on first
@@ -122,16 +125,78 @@ func Shared(t testing.TB) *Server {
 	return shared.srv
 }
 
-// Main runs a package's tests and then stops the Shared server.
+// Main runs a package's tests and then stops the Shared server and the
+// SharedCluster.
 func Main(m *testing.M) int {
 	code := m.Run()
 	shared.mu.Lock()
-	if s := shared.srv; s != nil {
-		s.kill()
-		_ = os.RemoveAll(s.dir)
+	for _, s := range append([]*Server{shared.srv}, shared.cluster...) {
+		if s != nil {
+			s.kill()
+			_ = os.RemoveAll(s.dir)
+		}
 	}
 	shared.mu.Unlock()
 	return code
+}
+
+// SharedCluster returns the test binary's one Redis Cluster of three
+// primaries, started on first use (redis-cli --cluster create), emptied
+// for t, as a URL with every node.
+func SharedCluster(t testing.TB) string {
+	t.Helper()
+	Binary(t)
+	if _, err := exec.LookPath("redis-cli"); err != nil {
+		t.Fatalf("redis-cli is not on PATH (it comes with redis-server): %v", err)
+	}
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.cluster == nil {
+		var addrs []string
+		for range 3 {
+			s := &Server{t: t, dir: mustTemp(t), opts: Options{Cluster: true}}
+			var err error
+			for range 5 {
+				if s.port, err = freePort(); err != nil {
+					continue
+				}
+				if err = s.start(); err == nil {
+					break
+				}
+			}
+			if err != nil {
+				t.Fatalf("starting a cluster node: %v", err)
+			}
+			shared.cluster = append(shared.cluster, s)
+			addrs = append(addrs, s.Addr())
+		}
+		out, err := exec.Command("redis-cli", append(append([]string{"--cluster", "create"}, addrs...), "--cluster-replicas", "0", "--cluster-yes")...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+		}
+		for _, s := range shared.cluster {
+			c := s.Client(t)
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				info, _ := c.ClusterInfo(context.Background()).Result()
+				if strings.Contains(info, "cluster_state:ok") {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the cluster is not ok after 10s:\n%s", info)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+	}
+	url := "redis://" + shared.cluster[0].Addr() + "?cluster=true"
+	for _, s := range shared.cluster {
+		if err := s.Client(t).FlushAll(context.Background()).Err(); err != nil {
+			t.Fatalf("FLUSHALL: %v", err)
+		}
+		url += "&addr=" + s.Addr()
+	}
+	return url
 }
 
 func mustTemp(t testing.TB) string {
@@ -155,6 +220,9 @@ func (s *Server) start() error {
 	args := []string{
 		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--dir", s.dir, "--save", "", "--daemonize", "no", "--loglevel", "warning",
+	}
+	if s.opts.Cluster {
+		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(s.dir, "nodes.conf"))
 	}
 	if s.opts.Persist {
 		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
