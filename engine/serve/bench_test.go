@@ -11,8 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tollgate-dev/tollgate/engine/authz"
 	"github.com/tollgate-dev/tollgate/engine/internal/redistest"
 	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
+	"github.com/tollgate-dev/tollgate/engine/model"
 	"github.com/tollgate-dev/tollgate/engine/secret"
 	"github.com/tollgate-dev/tollgate/engine/serve"
 )
@@ -68,8 +70,9 @@ func BenchmarkTokenEndpoint(b *testing.B) {
 
 // BenchmarkTokenEndpointState is BenchmarkTokenEndpoint's whole request
 // with the state in memory and on a real redis-server, for a secret client
-// without rate_limit (no round trip to Redis: the two should match) and
-// for one with a rate_limit (one GCRA script per token).
+// without rate_limit (no round trip to Redis: the two should match), for
+// one with a rate_limit (one GCRA script per token), and an introspection
+// (one revocation look-up).
 func BenchmarkTokenEndpointState(b *testing.B) {
 	root := repotest.Path(b)
 	redis := redistest.Start(b, redistest.Options{})
@@ -106,12 +109,21 @@ func BenchmarkTokenEndpointState(b *testing.B) {
 			b.Fatal(err)
 		}
 		h := s.Handler()
-		for _, client := range []struct{ name, body, auth string }{
-			{"no-rate-limit", "grant_type=client_credentials&scope=Server2", "Basic " + basicAuth("Client1", Client1Secret)},
-			{"rate-limit", "grant_type=client_credentials", "Basic " + basicAuth("limited", limitedSecret)},
+		held, err := s.Service().Issue(context.Background(), &authz.TokenRequest{
+			GrantType:   authz.GrantTypeClientCredentials,
+			Credentials: authz.Credentials{ID: "client1", Secret: client1Secret, Method: model.AuthClientSecretBasic},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, client := range []struct{ name, path, body, auth string }{
+			{"token/no-rate-limit", "/oauth2/token", "grant_type=client_credentials&scope=Server2", "Basic " + basicAuth("Client1", Client1Secret)},
+			{"token/rate-limit", "/oauth2/token", "grant_type=client_credentials", "Basic " + basicAuth("limited", limitedSecret)},
+			// An introspection looks the token up in the revocations.
+			{"introspect", "/oauth2/introspect", "token=" + held.AccessToken, "Basic " + basicAuth("client1", client1Secret)},
 		} {
 			request := func() *http.Request {
-				r := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:8080/oauth2/token", strings.NewReader(client.body))
+				r := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:8080"+client.path, strings.NewReader(client.body))
 				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 				r.Header.Set("Authorization", client.auth)
 				return r
