@@ -72,7 +72,7 @@ type stateHealth struct {
 }
 
 func newStateHealth(log *slog.Logger, m *metrics.Metrics) *stateHealth {
-	return &stateHealth{log: log, metrics: m, failures: map[string]int{}}
+	return &stateHealth{log: log, metrics: m, where: "memory", failures: map[string]int{}}
 }
 
 // up reports whether the store answered its last check.

@@ -20,7 +20,8 @@ const (
 // Observed returns st with each failure of the store itself reported to
 // onError with its operation, so that it is counted and logged once,
 // whichever request met it. A replay and a full quota are answers, not
-// failures.
+// failures, and a call whose caller gave up (its context ended: the
+// client went away) says nothing of the store.
 func Observed(st Store, onError func(op string, err error)) Store {
 	return &observed{st: st, onError: onError}
 }
@@ -30,33 +31,33 @@ type observed struct {
 	onError func(op string, err error)
 }
 
-func (o *observed) check(op string, err error) error {
+func (o *observed) check(ctx context.Context, op string, err error) error {
 	var quota *QuotaError
-	if err != nil && !errors.Is(err, ErrReplayed) && !errors.As(err, &quota) {
+	if err != nil && ctx.Err() == nil && !errors.Is(err, ErrReplayed) && !errors.As(err, &quota) {
 		o.onError(op, err)
 	}
 	return err
 }
 
 func (o *observed) Revoke(ctx context.Context, t Token) error {
-	return o.check(OpRevoke, o.st.Revoke(ctx, t))
+	return o.check(ctx, OpRevoke, o.st.Revoke(ctx, t))
 }
 
 func (o *observed) Revoked(ctx context.Context, t Token) (bool, error) {
 	ok, err := o.st.Revoked(ctx, t)
-	return ok, o.check(OpRevoked, err)
+	return ok, o.check(ctx, OpRevoked, err)
 }
 
 func (o *observed) Seen(ctx context.Context, client, jti string) (bool, error) {
 	ok, err := o.st.Seen(ctx, client, jti)
-	return ok, o.check(OpSeen, err)
+	return ok, o.check(ctx, OpSeen, err)
 }
 
 func (o *observed) Use(ctx context.Context, client, jti string, until time.Time) error {
-	return o.check(OpUse, o.st.Use(ctx, client, jti, until))
+	return o.check(ctx, OpUse, o.st.Use(ctx, client, jti, until))
 }
 
 func (o *observed) Allow(ctx context.Context, client string, r model.Rate, now time.Time) (bool, time.Duration, error) {
 	ok, retry, err := o.st.Allow(ctx, client, r, now)
-	return ok, retry, o.check(OpRateLimit, err)
+	return ok, retry, o.check(ctx, OpRateLimit, err)
 }

@@ -2,6 +2,7 @@ package state_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -141,5 +142,24 @@ func TestRedisURLs(t *testing.T) {
 				t.Errorf("String() = %q, want %q", got, tt.where)
 			}
 		})
+	}
+}
+
+// TestRedisThroughSentinel: with master_name, the URL names a Sentinel
+// (a real one, redis-server --sentinel), which says where the primary is;
+// the state lives there.
+func TestRedisThroughSentinel(t *testing.T) {
+	primary := redistest.Start(t, redistest.Options{})
+	sentinel := redistest.Start(t, redistest.Options{SentinelOf: primary.Addr()})
+	clk := newClock()
+	st := openRedis(t, "redis://"+sentinel.Addr()+"?master_name="+redistest.SentinelMaster, clk, bounds{})
+	if err := st.Use(ctx, "c", "j", clk.now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Use(ctx, "c", "j", clk.now().Add(time.Minute)); !errors.Is(err, state.ErrReplayed) {
+		t.Errorf("a replay through the Sentinel: %v, want ErrReplayed", err)
+	}
+	if n, err := primary.Client(t).Exists(ctx, "tollgate:{c}:jtis").Result(); err != nil || n != 1 {
+		t.Errorf("the primary holds %d keys of the client (%v), want 1", n, err)
 	}
 }

@@ -35,7 +35,13 @@ type Options struct {
 	Persist bool
 	// Cluster starts the server as a Redis Cluster node.
 	Cluster bool
+	// SentinelOf starts a Sentinel instead, watching the primary at this
+	// address under the name SentinelMaster.
+	SentinelOf string
 }
+
+// SentinelMaster is the name Sentinels started here know their primary by.
+const SentinelMaster = "tollgate"
 
 // Server is a redis-server process on 127.0.0.1.
 type Server struct {
@@ -229,6 +235,15 @@ func (s *Server) start() error {
 	} else {
 		args = append(args, "--appendonly", "no")
 	}
+	if s.opts.SentinelOf != "" {
+		host, port, _ := net.SplitHostPort(s.opts.SentinelOf)
+		conf := filepath.Join(s.dir, "sentinel.conf")
+		body := fmt.Sprintf("sentinel monitor %s %s %s 1\nsentinel down-after-milliseconds %s 1000\n", SentinelMaster, host, port, SentinelMaster)
+		if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+			return err
+		}
+		args = []string{conf, "--sentinel", "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--dir", s.dir, "--daemonize", "no", "--loglevel", "warning"}
+	}
 	cmd := exec.Command("redis-server", args...)
 	log := &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = log, log
@@ -253,6 +268,14 @@ func (s *Server) start() error {
 		default:
 		}
 		if c.Ping(context.Background()).Err() == nil {
+			// The port may have been taken between freePort and the
+			// start, by another test binary's server: that one answers
+			// while this one exits.
+			info, err := c.Info(context.Background(), "server").Result()
+			if err != nil || !strings.Contains(info, fmt.Sprintf("process_id:%d\r", cmd.Process.Pid)) {
+				s.kill()
+				return errors.New("another server answers on the port")
+			}
 			return nil
 		}
 		if time.Now().After(deadline) {
