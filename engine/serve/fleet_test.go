@@ -56,7 +56,7 @@ func newFleet(t *testing.T, n int, rate string) *fleet {
 	if _, err := token.WriteKeyFile(keys, signing); err != nil {
 		t.Fatal(err)
 	}
-	f := &fleet{t: t, redis: redis, key: key, cfg: serve.Config{ConfigDir: dir, KeysDir: keys, State: redis.URL()}}
+	f := &fleet{t: t, redis: redis, key: key, cfg: serve.Config{ConfigDir: dir, KeysDir: keys, State: redis.URL(), MetricsAddr: "127.0.0.1:0"}}
 	f.startAll(n)
 	return f
 }
@@ -287,7 +287,13 @@ func TestFleetRedisOutage(t *testing.T) {
 			}
 		}
 	}
-	_, metrics := a.get(t, "/metrics")
+	resp, err := http.Get(a.MetricsURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	metrics := string(body)
 	for _, op := range []string{"rate_limit", "seen", "revoked", "revoke", "ping"} {
 		if strings.Contains(metrics, fmt.Sprintf(`tollgate_state_errors_total{op=%q} 0`, op)) {
 			t.Errorf("Redis down: no %s error counted", op)
