@@ -89,7 +89,6 @@ type Policy struct {
 	// deterministic reports that a decision depends only on the request's
 	// client, audiences, scopes and auth method, so it may be cached.
 	deterministic bool
-	modules       []string
 	// decisionAt says where the decision's rules are, FILE:LINE:COL, for
 	// the errors of a decision that is undefined or malformed.
 	decisionAt string
@@ -177,7 +176,7 @@ func Compile(ctx context.Context, modules map[string][]byte, data map[string]any
 	if err != nil {
 		return nil, &CompileError{Problems: problemsOf("", err)}
 	}
-	return &Policy{query: query, store: store, deterministic: isDeterministic(compiler), modules: names,
+	return &Policy{query: query, store: store, deterministic: isDeterministic(compiler),
 		decisionAt: decisionAt, sources: maps.Clone(modules), data: data}, nil
 }
 
@@ -265,9 +264,6 @@ func explainRefused(message string) string {
 // no input.request.time, no non-deterministic built-in (time.now_ns,
 // http.send, rand.intn, ...). Only then may decisions be cached.
 func (p *Policy) Deterministic() bool { return p.deterministic }
-
-// Modules returns the file names the policy was compiled from.
-func (p *Policy) Modules() []string { return p.modules }
 
 // isDeterministic inspects the compiled policy conservatively: any way of
 // reading the request time, or the whole request or input by a variable

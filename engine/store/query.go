@@ -1,8 +1,6 @@
 package store
 
 import (
-	"slices"
-
 	"github.com/hashicorp/go-memdb"
 
 	"github.com/tollgate-dev/tollgate/engine/model"
@@ -38,9 +36,6 @@ func collect[T any](it memdb.ResultIterator) []T {
 	return out
 }
 
-// Settings returns the configuration's settings.
-func (s *Store) Settings() model.Settings { return s.settings }
-
 // Counts returns the configuration's sizes.
 func (s *Store) Counts() Counts { return s.counts }
 
@@ -49,8 +44,8 @@ func (s *Store) Client(id string) (*model.Client, bool) {
 	return first[*model.Client](s, tableClients, "id", id)
 }
 
-// Server returns the server with the given id.
-func (s *Store) Server(id string) (*model.Server, bool) {
+// server returns the server with the given id.
+func (s *Store) server(id string) (*model.Server, bool) {
 	return first[*model.Server](s, tableServers, "id", id)
 }
 
@@ -66,17 +61,7 @@ func (s *Store) ServerNamed(value string) (*model.Server, bool) {
 	if srv, ok := s.ServerByAudience(value); ok {
 		return srv, true
 	}
-	return s.Server(value)
-}
-
-// Servers returns every server, ordered by id.
-func (s *Store) Servers() []*model.Server {
-	return all[*model.Server](s, tableServers, "id")
-}
-
-// Clients returns every client, ordered by id.
-func (s *Store) Clients() []*model.Client {
-	return all[*model.Client](s, tableClients, "id")
+	return s.server(value)
 }
 
 // Account returns the service account with the given id.
@@ -84,8 +69,8 @@ func (s *Store) Account(id string) (*model.Account, bool) {
 	return first[*model.Account](s, tableAccounts, "id", id)
 }
 
-// Group returns the group with the given id.
-func (s *Store) Group(id string) (*model.Group, bool) {
+// group returns the group with the given id.
+func (s *Store) group(id string) (*model.Group, bool) {
 	return first[*model.Group](s, tableGroups, "id", id)
 }
 
@@ -97,20 +82,9 @@ func (s *Store) GroupsOf(member string) []*model.Group {
 	memberships := all[*Membership](s, tableMemberships, "id_prefix", member, "")
 	groups := make([]*model.Group, 0, len(memberships))
 	for _, m := range memberships {
-		if g, ok := s.Group(m.Group); ok {
+		if g, ok := s.group(m.Group); ok {
 			groups = append(groups, g)
 		}
 	}
 	return groups
-}
-
-// MembersOf returns the ids of a group's members, ordered by id.
-func (s *Store) MembersOf(group string) []string {
-	g, ok := s.Group(group)
-	if !ok {
-		return []string{}
-	}
-	members := slices.Clone(g.Members)
-	slices.Sort(members)
-	return slices.Compact(members)
 }

@@ -56,9 +56,8 @@ func schema() *memdb.DBSchema {
 
 // Store is a read-only view of one configuration.
 type Store struct {
-	db       *memdb.MemDB
-	settings model.Settings
-	counts   Counts
+	db     *memdb.MemDB
+	counts Counts
 }
 
 // Counts are the sizes of a configuration, for metrics and logs.
@@ -134,7 +133,7 @@ func (s *Store) Next(cfg *model.Config) (*Store, error) {
 		}
 	}
 	txn.Commit()
-	return &Store{db: db, settings: cfg.Settings, counts: Counts{
+	return &Store{db: db, counts: Counts{
 		Clients: len(cfg.Clients), Servers: len(cfg.Servers), Accounts: len(cfg.Accounts), Groups: len(cfg.Groups),
 	}}, nil
 }
