@@ -12,21 +12,10 @@ import (
 	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/topdown"
-)
 
-// Error codes a policy may deny with (SPEC §4).
-const (
-	ErrorInvalidScope       = "invalid_scope"
-	ErrorInvalidTarget      = "invalid_target"
-	ErrorUnauthorizedClient = "unauthorized_client"
+	"github.com/tollgate-dev/tollgate/engine/oauth"
+	"github.com/tollgate-dev/tollgate/engine/token"
 )
-
-// ReservedClaims are set by tollgate itself; a policy's claims may not
-// override them (RFC 9068 §2.2, RFC 8693 §4.1, RFC 8705 §3).
-var ReservedClaims = map[string]bool{
-	"iss": true, "sub": true, "aud": true, "exp": true, "iat": true, "nbf": true,
-	"jti": true, "client_id": true, "scope": true, "act": true, "cnf": true,
-}
 
 // Decision is a validated data.tollgate.token.decision document.
 type Decision struct {
@@ -223,8 +212,8 @@ func parseDecision(raw ast.Value) (*Decision, error) {
 	}
 	switch d.Error {
 	case "":
-		d.Error = ErrorUnauthorizedClient
-	case ErrorInvalidScope, ErrorInvalidTarget, ErrorUnauthorizedClient:
+		d.Error = oauth.UnauthorizedClient
+	case oauth.InvalidScope, oauth.InvalidTarget, oauth.UnauthorizedClient: // the codes a policy may deny with (SPEC §4)
 	default:
 		return nil, &MalformedError{Reason: fmt.Sprintf("error %.64q is not one of invalid_scope, invalid_target, unauthorized_client", d.Error)}
 	}
@@ -271,7 +260,7 @@ func claimsOf(v ast.Value) (map[string]any, error) {
 	}
 	claims := raw.(map[string]any)
 	for name := range claims {
-		if ReservedClaims[name] {
+		if token.Reserved[name] {
 			return nil, fmt.Errorf("claims may not set the reserved claim %q", name)
 		}
 	}

@@ -5,6 +5,9 @@ import (
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/tollgate-dev/tollgate/engine/oauth"
+	"github.com/tollgate-dev/tollgate/engine/token"
 )
 
 // FuzzParseDecision feeds the decision parser any Rego term: whatever a
@@ -61,7 +64,7 @@ func FuzzParseDecision(f *testing.F) {
 		}
 		if !d.Allow {
 			switch d.Error {
-			case ErrorInvalidScope, ErrorInvalidTarget, ErrorUnauthorizedClient:
+			case oauth.InvalidScope, oauth.InvalidTarget, oauth.UnauthorizedClient:
 			default:
 				t.Fatalf("parseDecision(%s): a denial with error %q", src, d.Error)
 			}
@@ -84,7 +87,7 @@ func FuzzParseDecision(f *testing.F) {
 			}
 		}
 		for name := range d.Claims {
-			if ReservedClaims[name] {
+			if token.Reserved[name] {
 				t.Fatalf("parseDecision(%s): reserved claim %q", src, name)
 			}
 		}

@@ -36,7 +36,9 @@ type Claims struct {
 	Extra map[string]any
 }
 
-// Reserved claims are tollgate's own; Extra may not set them.
+// Reserved claims are set by tollgate itself (RFC 9068 §2.2, RFC 8693
+// §4.1, RFC 8705 §3): neither Extra nor a policy's claims may set them.
+// It is the one list; the policy's decision parser refuses them too.
 var Reserved = map[string]bool{
 	"iss": true, "sub": true, "aud": true, "exp": true, "iat": true, "nbf": true,
 	"jti": true, "client_id": true, "scope": true, "act": true, "cnf": true,
