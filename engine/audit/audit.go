@@ -11,6 +11,8 @@
 package audit
 
 import (
+	"bytes"
+	"encoding/json"
 	"io"
 	"runtime"
 	"strconv"
@@ -84,7 +86,7 @@ const maxPending = 4 << 20
 
 // New returns a Logger that writes each line to w as it is logged.
 func New(w io.Writer) *Logger {
-	return &Logger{w: w, pool: sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}}
+	return &Logger{w: w, pool: sync.Pool{New: func() any { return new(bytes.Buffer) }}}
 }
 
 // NewBuffered returns a Logger that batches concurrent lines into one
@@ -107,28 +109,47 @@ func (l *Logger) Log(e *Event) {
 	if l == nil {
 		return
 	}
-	bp := l.pool.Get().(*[]byte)
-	b := (*bp)[:0]
-	b = append(b, `{"time":"`...)
-	b = e.Time.UTC().AppendFormat(b, time.RFC3339Nano)
-	b = append(b, '"')
-	b = appendString(b, "event", e.Event)
-	b = appendString(b, "client", e.Client)
-	b = appendString(b, "subject", e.Subject)
-	b = appendStrings(b, "audience", e.Audience, listBounds)
-	b = appendStrings(b, "scope", e.Scope, listBounds)
-	b = appendString(b, "jti", e.JTI)
-	b = appendString(b, "outcome", e.Outcome)
-	b = appendString(b, "error", e.Error)
-	b = appendStrings(b, "reasons", e.Reasons, reasonBounds)
-	b = appendString(b, "remote_addr", e.RemoteAddr)
-	b = appendString(b, "credential", e.Credential)
-	b = append(b, `,"duration_ms":`...)
-	b = strconv.AppendFloat(b, float64(e.Duration)/float64(time.Millisecond), 'f', 3, 64)
-	b = append(b, "}\n"...)
-	l.emit(b)
-	*bp = b
-	l.pool.Put(bp)
+	buf := l.pool.Get().(*bytes.Buffer)
+	buf.Reset()
+	_ = json.NewEncoder(buf).Encode(lineOf(e)) // strings, lists and a time: nothing to fail
+	l.emit(buf.Bytes())
+	l.pool.Put(buf)
+}
+
+// line is the JSON of an Event, its values bounded.
+type line struct {
+	Time       time.Time   `json:"time"`
+	Event      string      `json:"event,omitempty"`
+	Client     string      `json:"client,omitempty"`
+	Subject    string      `json:"subject,omitempty"`
+	Audience   []string    `json:"audience,omitempty"`
+	Scope      []string    `json:"scope,omitempty"`
+	JTI        string      `json:"jti,omitempty"`
+	Outcome    string      `json:"outcome,omitempty"`
+	Error      string      `json:"error,omitempty"`
+	Reasons    []string    `json:"reasons,omitempty"`
+	RemoteAddr string      `json:"remote_addr,omitempty"`
+	Credential string      `json:"credential,omitempty"`
+	DurationMS json.Number `json:"duration_ms"`
+}
+
+func lineOf(e *Event) *line {
+	value := func(s string) string { return jsonstr.Truncate(s, MaxValueBytes) }
+	return &line{
+		Time:       e.Time.UTC(),
+		Event:      value(e.Event),
+		Client:     value(e.Client),
+		Subject:    value(e.Subject),
+		Audience:   bounded(e.Audience, listBounds),
+		Scope:      bounded(e.Scope, listBounds),
+		JTI:        value(e.JTI),
+		Outcome:    value(e.Outcome),
+		Error:      value(e.Error),
+		Reasons:    bounded(e.Reasons, reasonBounds),
+		RemoteAddr: value(e.RemoteAddr),
+		Credential: value(e.Credential),
+		DurationMS: json.Number(strconv.FormatFloat(float64(e.Duration)/float64(time.Millisecond), 'f', 3, 64)),
+	}
 }
 
 func (l *Logger) emit(line []byte) {
@@ -206,16 +227,6 @@ func (l *Logger) Close() error {
 	return nil
 }
 
-func appendString(b []byte, key, value string) []byte {
-	if value == "" {
-		return b
-	}
-	b = append(b, ',', '"')
-	b = append(b, key...)
-	b = append(b, '"', ':')
-	return jsonstr.AppendTruncated(b, value, MaxValueBytes)
-}
-
 // bounds are a list's: per item, items, and all items' bytes.
 type bounds struct{ itemBytes, items, totalBytes int }
 
@@ -224,28 +235,20 @@ var (
 	reasonBounds = bounds{MaxReasonBytes, MaxReasons, MaxReasonsBytes}
 )
 
-// appendStrings appends the values within bound; when some are left out,
-// a last item says how many: "…(12 more)".
-func appendStrings(b []byte, key string, values []string, bound bounds) []byte {
+// bounded returns the values within bound; when some are left out, a last
+// item says how many: "…(12 more)".
+func bounded(values []string, bound bounds) []string {
 	if len(values) == 0 {
-		return b
+		return nil
 	}
-	b = append(b, ',', '"')
-	b = append(b, key...)
-	b = append(b, '"', ':', '[')
+	out := make([]string, 0, min(len(values), bound.items+1))
 	used := 0
 	for i, v := range values {
 		used += min(len(v), bound.itemBytes)
 		if i == bound.items || (i > 0 && used > bound.totalBytes) {
-			b = append(b, `,"…(`...)
-			b = strconv.AppendInt(b, int64(len(values)-i), 10)
-			b = append(b, ` more)"`...)
-			break
+			return append(out, "…("+strconv.Itoa(len(values)-i)+" more)")
 		}
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = jsonstr.AppendTruncated(b, v, bound.itemBytes)
+		out = append(out, jsonstr.Truncate(v, bound.itemBytes))
 	}
-	return append(b, ']')
+	return out
 }

@@ -233,3 +233,18 @@ func TestLogBoundsTheReasonsByCount(t *testing.T) {
 		t.Errorf("reasons = %q, want %q", e.Reasons, want)
 	}
 }
+
+// TestLogLineIsByteForByte: the line's bytes, field order and number
+// format included, are what log readers have parsed so far.
+func TestLogLineIsByteForByte(t *testing.T) {
+	var buf bytes.Buffer
+	audit.New(&buf).Log(&audit.Event{
+		Time: time.Date(2026, 11, 23, 11, 0, 0, 5e6, time.FixedZone("CET", 3600)), Event: "token", Client: "gift-deliveries", Subject: "<svc>",
+		Audience: []string{"a", "b"}, Scope: []string{"read:directions"}, JTI: "abc", Outcome: "deny", Error: "invalid_scope",
+		Reasons: []string{"no \"grant\"\n", "\xff\u2028"}, RemoteAddr: "127.0.0.1:5", Duration: 1234567 * time.Nanosecond,
+	})
+	want := `{"time":"2026-11-23T10:00:00.005Z","event":"token","client":"gift-deliveries","subject":"\u003csvc\u003e","audience":["a","b"],"scope":["read:directions"],"jti":"abc","outcome":"deny","error":"invalid_scope","reasons":["no \"grant\"\n","\ufffd\u2028"],"remote_addr":"127.0.0.1:5","duration_ms":1.235}` + "\n"
+	if buf.String() != want {
+		t.Errorf("got  %s\nwant %s", buf.String(), want)
+	}
+}
