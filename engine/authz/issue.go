@@ -3,12 +3,10 @@ package authz
 import (
 	"context"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/engine/audit"
-	"github.com/tollgate-dev/tollgate/engine/jsonstr"
 	"github.com/tollgate-dev/tollgate/engine/model"
 	"github.com/tollgate-dev/tollgate/engine/oauth"
 	"github.com/tollgate-dev/tollgate/engine/token"
@@ -34,21 +32,6 @@ type Token struct {
 	Scope       string `json:"scope,omitempty"`
 	// Claims are the minted token's claims, for callers in-process.
 	Claims *token.Claims `json:"-"`
-}
-
-// AppendJSON appends the RFC 6749 §5.1 response body to b.
-func (t *Token) AppendJSON(b []byte) []byte {
-	b = append(b, `{"access_token":`...)
-	b = jsonstr.Append(b, t.AccessToken)
-	b = append(b, `,"token_type":`...)
-	b = jsonstr.Append(b, t.TokenType)
-	b = append(b, `,"expires_in":`...)
-	b = strconv.AppendInt(b, t.ExpiresIn, 10)
-	if t.Scope != "" {
-		b = append(b, `,"scope":`...)
-		b = jsonstr.Append(b, t.Scope)
-	}
-	return append(b, '}')
 }
 
 // Issue runs the client credentials grant (RFC 6749 §4.4): validate,

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -20,8 +19,7 @@ import (
 
 const formType = "application/x-www-form-urlencoded"
 
-// bodyBufPool recycles the buffers that request and response bodies are
-// read and written in.
+// bodyBufPool recycles the buffers that request bodies are read into.
 var bodyBufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // params are a request body's parameters. Values are kept as sent; an
@@ -269,7 +267,7 @@ func credentials(r *http.Request, p params) (authz.Credentials, error) {
 		}
 		return authz.Credentials{ID: bodyID}, nil
 	}
-	id, secret, err := parseBasic(header)
+	id, secret, err := basicCredentials(r)
 	if err != nil {
 		return authz.Credentials{}, err
 	}
@@ -301,20 +299,18 @@ func assertionCredentials(bodyID, raw, typ string, otherMethod bool) (authz.Cred
 	return authz.Credentials{ID: id, Assertion: raw, Method: model.AuthPrivateKeyJWT}, nil
 }
 
-func parseBasic(header string) (id, secret string, err error) {
-	scheme, encoded, found := strings.Cut(header, " ")
+// basicCredentials reads client_secret_basic credentials: HTTP Basic
+// (RFC 7617), whose id and secret are form-encoded first (RFC 6749
+// §2.3.1), so "+" is a space.
+func basicCredentials(r *http.Request) (id, secret string, err error) {
+	scheme, _, found := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !found || !strings.EqualFold(scheme, "Basic") {
 		return "", "", oauth.New(oauth.InvalidClient, "only the Basic authentication scheme is accepted here")
 	}
-	raw, decodeErr := base64.StdEncoding.DecodeString(strings.TrimSpace(encoded))
-	if decodeErr != nil {
+	rawID, rawSecret, ok := r.BasicAuth()
+	if !ok {
 		return "", "", oauth.New(oauth.InvalidClient, "malformed Basic credentials")
 	}
-	rawID, rawSecret, found := strings.Cut(string(raw), ":")
-	if !found {
-		return "", "", oauth.New(oauth.InvalidClient, "malformed Basic credentials")
-	}
-	// RFC 6749 §2.3.1: both are application/x-www-form-urlencoded first.
 	if id, err = url.QueryUnescape(rawID); err != nil {
 		return "", "", oauth.New(oauth.InvalidClient, "malformed Basic credentials")
 	}

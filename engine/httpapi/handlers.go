@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"crypto/x509"
 	"net/http"
 	"sort"
@@ -29,11 +28,7 @@ func handleToken(s *server) http.Handler {
 			return
 		}
 		noStore(w)
-		buf := bodyBufPool.Get().(*bytes.Buffer)
-		buf.Reset()
-		buf.Grow(1024) // a JWT and a few fields
-		writeBody(w, http.StatusOK, tok.AppendJSON(buf.AvailableBuffer()))
-		bodyBufPool.Put(buf)
+		writeJSON(w, http.StatusOK, tok)
 	})
 }
 
