@@ -1,3 +1,6 @@
+// Package jsonstr bounds the strings a caller sends before they go into a
+// JSON document that others read: an audit line, an error description.
+// Encoding them is encoding/json's job.
 package jsonstr
 
 import (
@@ -16,18 +19,6 @@ func Truncate(s string, max int) string {
 	}
 	cut := cutAt(s, max)
 	return string(appendMarker(append(make([]byte, 0, cut+24), s[:cut]...), len(s)-cut))
-}
-
-// AppendTruncated appends Truncate(s, max) to b as a quoted JSON string,
-// without building it first.
-func AppendTruncated(b []byte, s string, max int) []byte {
-	if len(s) <= max {
-		return Append(b, s)
-	}
-	cut := cutAt(s, max)
-	b = Append(b, s[:cut])
-	b = appendMarker(b[:len(b)-1], len(s)-cut) // the marker needs no escaping
-	return append(b, '"')
 }
 
 // cutAt is the largest index at most max where a character starts.

@@ -6,11 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
-
-	"github.com/tollgate-dev/tollgate/engine/jsonstr"
 )
 
 // Claims of an RFC 9068 access token.
@@ -87,49 +84,58 @@ func (ks *KeySet) Mint(c *Claims) (string, error) {
 	return string(out), nil
 }
 
-// appendPayload writes the claims JSON by hand: the fixed claims are a
-// handful of strings and numbers, and this is the hottest encoding of a
-// token request. Extra claims go through encoding/json.
+// payload is the JSON of Claims, in the order tokens have always had.
+type payload struct {
+	Issuer    string        `json:"iss"`
+	Subject   string        `json:"sub"`
+	Audience  any           `json:"aud"` // a string when single (RFC 7519 §4.1.3)
+	ExpiresAt int64         `json:"exp"`
+	IssuedAt  int64         `json:"iat"`
+	NotBefore *int64        `json:"nbf,omitempty"`
+	ID        string        `json:"jti"`
+	ClientID  string        `json:"client_id"`
+	Scope     string        `json:"scope,omitempty"`
+	Actor     *actor        `json:"act,omitempty"`
+	Confirm   *confirmation `json:"cnf,omitempty"`
+}
+
+type actor struct {
+	Subject string `json:"sub"`
+}
+
+type confirmation struct {
+	CertThumbprint string `json:"x5t#S256"`
+}
+
+// appendPayload appends the claims JSON to b; Extra's members follow
+// tollgate's own.
 func appendPayload(b []byte, c *Claims) ([]byte, error) {
-	b = append(b, '{')
-	b = appendClaim(b, "iss", c.Issuer, true)
-	b = appendClaim(b, "sub", c.Subject, false)
-	b = append(b, `,"aud":`...)
-	if len(c.Audience) == 1 {
-		b = jsonstr.Append(b, c.Audience[0])
-	} else {
-		b = append(b, '[')
-		for i, a := range c.Audience {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = jsonstr.Append(b, a)
-		}
-		b = append(b, ']')
+	p := payload{
+		Issuer: c.Issuer, Subject: c.Subject, Audience: c.Audience,
+		ExpiresAt: c.ExpiresAt.Unix(), IssuedAt: c.IssuedAt.Unix(),
+		ID: c.ID, ClientID: c.ClientID, Scope: c.Scope,
 	}
-	b = append(b, `,"exp":`...)
-	b = strconv.AppendInt(b, c.ExpiresAt.Unix(), 10)
-	b = append(b, `,"iat":`...)
-	b = strconv.AppendInt(b, c.IssuedAt.Unix(), 10)
+	switch {
+	case len(c.Audience) == 1:
+		p.Audience = c.Audience[0]
+	case c.Audience == nil:
+		p.Audience = []string{}
+	}
 	if !c.NotBefore.IsZero() {
-		b = append(b, `,"nbf":`...)
-		b = strconv.AppendInt(b, c.NotBefore.Unix(), 10)
-	}
-	b = appendClaim(b, "jti", c.ID, false)
-	b = appendClaim(b, "client_id", c.ClientID, false)
-	if c.Scope != "" {
-		b = appendClaim(b, "scope", c.Scope, false)
+		nbf := c.NotBefore.Unix()
+		p.NotBefore = &nbf
 	}
 	if c.Actor != "" {
-		b = append(b, `,"act":{"sub":`...)
-		b = jsonstr.Append(b, c.Actor)
-		b = append(b, '}')
+		p.Actor = &actor{c.Actor}
 	}
 	if c.CertThumbprint != "" {
-		b = append(b, `,"cnf":{"x5t#S256":`...)
-		b = jsonstr.Append(b, c.CertThumbprint)
-		b = append(b, '}')
+		p.Confirm = &confirmation{c.CertThumbprint}
 	}
+	own, err := json.Marshal(&p)
+	if err != nil {
+		return nil, fmt.Errorf("token: claims: %w", err)
+	}
+	b = append(b, own[:len(own)-1]...)
 	if len(c.Extra) > 0 {
 		extra, err := json.Marshal(c.Extra)
 		if err != nil {
@@ -141,14 +147,4 @@ func appendPayload(b []byte, c *Claims) ([]byte, error) {
 		}
 	}
 	return append(b, '}'), nil
-}
-
-func appendClaim(b []byte, name, value string, first bool) []byte {
-	if !first {
-		b = append(b, ',')
-	}
-	b = append(b, '"')
-	b = append(b, name...)
-	b = append(b, '"', ':')
-	return jsonstr.Append(b, value)
 }
