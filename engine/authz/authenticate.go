@@ -3,7 +3,6 @@ package authz
 import (
 	"crypto/x509"
 	"errors"
-	"strconv"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/engine/assertion"
@@ -192,6 +191,3 @@ func retryAfterSeconds(d time.Duration) int {
 	}
 	return secs
 }
-
-// RetryAfterHeader formats an error's Retry-After value.
-func RetryAfterHeader(e *oauth.Error) string { return strconv.Itoa(e.RetryAfter) }
