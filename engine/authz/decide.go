@@ -125,37 +125,37 @@ func (s *Snapshot) decide(ctx context.Context, req *EvalRequest, client *model.C
 	var asSent string
 	if s.decisions != nil {
 		asSent = requestKey(client.ID, req)
-		if ev, ok := s.decisions.Get(asSent); ok {
-			return ev, nil
+		if eval, ok := s.decisions.Get(asSent); ok {
+			return eval, nil
 		}
 	}
 	r := s.resolve(req, client)
 	var canonical string
 	if s.decisions != nil {
 		canonical = resolvedKey(r)
-		if ev, ok := s.decisions.Get(canonical); ok {
-			s.decisions.Put(asSent, ev)
-			return ev, nil
+		if eval, ok := s.decisions.Get(canonical); ok {
+			s.decisions.Put(asSent, eval)
+			return eval, nil
 		}
 	}
-	d, err := s.Policy.Decide(ctx, s.facts.input(r))
+	d, err := s.Policy.Decide(ctx, s.inputs.input(r))
 	if err != nil {
 		return nil, oauth.Internal(err)
 	}
-	ev, err := s.finish(d, r)
+	eval, err := s.evaluation(d, r)
 	if err != nil {
 		return nil, oauth.Internal(err)
 	}
 	if s.decisions != nil && s.namesOnlyServers(r) {
-		cached := *ev
+		cached := *eval
 		cached.Cached = true
 		s.decisions.Put(canonical, &cached)
 		s.decisions.Put(asSent, &cached)
 	}
-	return ev, nil
+	return eval, nil
 }
 
-// finish adds what tollgate makes of a decision: the actor, the capped
+// evaluation adds what tollgate makes of a decision: the actor, the capped
 // lifetime and the metric labels. They depend only on the decision and
 // the snapshot, so they are cached with it.
 //
@@ -165,19 +165,19 @@ func (s *Snapshot) decide(ctx context.Context, req *EvalRequest, client *model.C
 // (RFC 9068 §4). A decision that breaks it is refused (server_error, fail
 // closed): it is a bug in the policy, for the operator to see, not the
 // caller.
-func (s *Snapshot) finish(d *policy.Decision, r *resolved) (*Evaluation, error) {
-	ev := &Evaluation{Decision: d}
+func (s *Snapshot) evaluation(d *policy.Decision, r *resolved) (*Evaluation, error) {
+	eval := &Evaluation{Decision: d}
 	if !d.Allow {
-		return ev, nil
+		return eval, nil
 	}
-	ev.audienceLabels = make([]string, len(d.Audience))
+	eval.audienceLabels = make([]string, len(d.Audience))
 	for i, aud := range d.Audience {
 		srv, ok := s.Store.ServerNamed(aud)
 		if !ok {
-			ev.audienceLabels[i] = audienceLabel(aud, r.client)
+			eval.audienceLabels[i] = audienceLabel(aud, r.client)
 			continue
 		}
-		ev.audienceLabels[i] = aud
+		eval.audienceLabels[i] = aud
 		for _, sc := range d.Scope {
 			if !slices.Contains(srv.Scopes, sc) {
 				return nil, fmt.Errorf("policy: decision refused: it grants scope %.64q with audience %.64q, but server %s does not define that scope "+
@@ -190,10 +190,10 @@ func (s *Snapshot) finish(d *policy.Decision, r *resolved) (*Evaluation, error) 
 		subject = r.client.ID
 	}
 	if subject != r.client.ID {
-		ev.Actor = r.client.ID
+		eval.Actor = r.client.ID
 	}
-	ev.TTL = s.ttl(d, r.client)
-	return ev, nil
+	eval.TTL = s.ttl(d, r.client)
+	return eval, nil
 }
 
 // audienceLabel is the metric label value of an audience that names no

@@ -66,7 +66,7 @@ func TestInputDocument(t *testing.T) {
 				t.Fatal("no client", tc.req.ClientID)
 			}
 			tc.req.AuthMethod = client.AuthMethod
-			got := inputJSON(t, snap.facts.input(snap.resolve(&tc.req, client)))
+			got := inputJSON(t, snap.inputs.input(snap.resolve(&tc.req, client)))
 			repotest.Golden(t, repotest.Path(t, "testdata", "input", tc.name+".golden.json"), got)
 		})
 	}
@@ -97,7 +97,7 @@ func TestReachJoinsAccessByServer(t *testing.T) {
 			`{"api":{"scopes":["admin","read","write"],"via":["its own access","group g1","group g2"]},"audit":{"scopes":[],"via":["group g1"]},"ledger":{"scopes":["read:ledger"],"via":["its own access"]}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			doc, err := ast.JSON(newFacts(nil).reach(tc.own, tc.groups).Value)
+			doc, err := ast.JSON(newInputBuilder(nil).reach(tc.own, tc.groups).Value)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -122,9 +122,9 @@ func BenchmarkBuildInput(b *testing.B) {
 	snap := exampleSnapshot(b)
 	client, _ := snap.Store.Client("Client1")
 	req := &EvalRequest{ClientID: "Client1", Scope: []string{"Server2"}, AuthMethod: client.AuthMethod}
-	snap.facts.input(snap.resolve(req, client)) // the client's terms, built once per snapshot
+	snap.inputs.input(snap.resolve(req, client)) // the client's terms, built once per snapshot
 	b.ReportAllocs()
 	for b.Loop() {
-		snap.facts.input(snap.resolve(req, client))
+		snap.inputs.input(snap.resolve(req, client))
 	}
 }

@@ -68,14 +68,14 @@ func (s *Service) Introspect(ctx context.Context, req *TokenOpRequest) (*Introsp
 		ev.Outcome, ev.Error = "error", oauth.InvalidRequest
 		return nil, oauth.New(oauth.InvalidRequest, "token is required")
 	}
-	who, err := s.authenticate(snap, req.Credentials, req.RemoteAddr, true)
+	principal, err := s.authenticate(snap, req.Credentials, req.RemoteAddr, true)
 	if err != nil {
 		ev.Outcome, ev.Error, ev.Reasons = "error", oauth.As(err).Code, authFailureReasons(err)
 		return nil, err
 	}
-	ev.Credential = who.Credential
-	if err := s.consumeAssertion(ctx, who); err != nil {
-		ev.Client, ev.Outcome, ev.Error, ev.Reasons = who.ID(), "error", oauth.As(err).Code, causeReasons(err)
+	ev.Credential = principal.Credential
+	if err := s.consumeAssertion(ctx, principal); err != nil {
+		ev.Client, ev.Outcome, ev.Error, ev.Reasons = principal.ID(), "error", oauth.As(err).Code, causeReasons(err)
 		return nil, err
 	}
 	claims, reason, err := s.activeClaims(ctx, snap, req.Token)
@@ -83,8 +83,8 @@ func (s *Service) Introspect(ctx context.Context, req *TokenOpRequest) (*Introsp
 		ev.Outcome, ev.Error, ev.Reasons = "error", oauth.As(err).Code, causeReasons(err)
 		return nil, err
 	}
-	if claims != nil && !callerMayIntrospect(who, claims) {
-		claims, reason = nil, "caller "+who.ID()+" is neither in the token's audience nor its client"
+	if claims != nil && !callerMayIntrospect(principal, claims) {
+		claims, reason = nil, "caller "+principal.ID()+" is neither in the token's audience nor its client"
 	}
 	if claims == nil {
 		ev.Outcome, ev.Reasons = "inactive", []string{reason}
@@ -175,16 +175,16 @@ func goneHolder(snap *Snapshot, claims *token.Claims) string {
 	return "none of the token's audiences is declared any more"
 }
 
-func callerMayIntrospect(who clientauth.Principal, claims *token.Claims) bool {
-	if who.Client != nil && who.Client.ID == claims.ClientID {
+func callerMayIntrospect(caller clientauth.Principal, claims *token.Claims) bool {
+	if caller.Client != nil && caller.Client.ID == claims.ClientID {
 		return true
 	}
-	if who.Server != nil {
-		return slices.Contains(claims.Audience, who.Server.Audience)
+	if caller.Server != nil {
+		return slices.Contains(claims.Audience, caller.Server.Audience)
 	}
 	// A client may introspect a token whose audience is itself (the single
 	// application case) as well as its own tokens.
-	return who.Client != nil && slices.Contains(claims.Audience, who.Client.ID)
+	return caller.Client != nil && slices.Contains(claims.Audience, caller.Client.ID)
 }
 
 // Revoke answers RFC 7009: the token's own client may revoke it; an
@@ -205,14 +205,14 @@ func (s *Service) Revoke(ctx context.Context, req *TokenOpRequest) error {
 		ev.Outcome, ev.Error = "error", "unsupported_token_type"
 		return &oauth.Error{Code: "unsupported_token_type", Description: "only access tokens exist here"}
 	}
-	who, err := s.authenticate(snap, req.Credentials, req.RemoteAddr, false)
+	principal, err := s.authenticate(snap, req.Credentials, req.RemoteAddr, false)
 	if err != nil {
 		ev.Outcome, ev.Error, ev.Reasons = "error", oauth.As(err).Code, authFailureReasons(err)
 		return err
 	}
-	ev.Credential = who.Credential
-	if err := s.consumeAssertion(ctx, who); err != nil {
-		ev.Client, ev.Outcome, ev.Error, ev.Reasons = who.ID(), "error", oauth.As(err).Code, causeReasons(err)
+	ev.Credential = principal.Credential
+	if err := s.consumeAssertion(ctx, principal); err != nil {
+		ev.Client, ev.Outcome, ev.Error, ev.Reasons = principal.ID(), "error", oauth.As(err).Code, causeReasons(err)
 		return err
 	}
 	claims, err := s.keys.Load().Verify(req.Token, s.now())
@@ -222,7 +222,7 @@ func (s *Service) Revoke(ctx context.Context, req *TokenOpRequest) error {
 		return nil
 	}
 	ev.Subject, ev.Audience, ev.JTI = claims.Subject, claims.Audience, claims.ID
-	if claims.ClientID != who.Client.ID {
+	if claims.ClientID != principal.Client.ID {
 		// RFC 7009 §2.1: the server verifies the token was issued to the
 		// requesting client and refuses otherwise.
 		ev.Outcome, ev.Error = "deny", oauth.UnauthorizedClient

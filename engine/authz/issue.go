@@ -84,13 +84,13 @@ func (s *Service) issue(ctx context.Context, snap *Snapshot, req *TokenRequest, 
 	if err := checkResources(req.Resource); err != nil {
 		return nil, nil, err
 	}
-	who, err := s.authenticate(snap, req.Credentials, req.RemoteAddr, false)
+	principal, err := s.authenticate(snap, req.Credentials, req.RemoteAddr, false)
 	if err != nil {
 		return nil, nil, err
 	}
-	client := who.Client
-	ev.Credential = who.Credential
-	if err := s.assertionUnused(ctx, who); err != nil {
+	client := principal.Client
+	ev.Credential = principal.Credential
+	if err := s.assertionUnused(ctx, principal); err != nil {
 		ev.Client, ev.Reasons = client.ID, causeReasons(err)
 		return nil, nil, err
 	}
@@ -99,7 +99,7 @@ func (s *Service) issue(ctx context.Context, snap *Snapshot, req *TokenRequest, 
 		ev.Reasons = causeReasons(err)
 		return nil, client, err
 	}
-	if err := s.consumeAssertion(ctx, who); err != nil {
+	if err := s.consumeAssertion(ctx, principal); err != nil {
 		ev.Client, ev.Reasons = client.ID, causeReasons(err)
 		return nil, nil, err
 	}

@@ -21,21 +21,21 @@ import (
 
 // assertionUnused refuses an assertion whose jti its client already used.
 // Principals that did not authenticate with an assertion pass.
-func (s *Service) assertionUnused(ctx context.Context, who clientauth.Principal) error {
-	if who.Assertion == nil {
+func (s *Service) assertionUnused(ctx context.Context, principal clientauth.Principal) error {
+	if principal.Assertion == nil {
 		return nil
 	}
-	return assertionError(s.assertions.Unused(ctx, who.Client.ID, who.Assertion))
+	return assertionError(s.assertions.Unused(ctx, principal.Client.ID, principal.Assertion))
 }
 
 // consumeAssertion uses up the jti of the assertion the principal
 // authenticated with, once every cheaper check has passed; a replay is
 // invalid_client, as any failed authentication.
-func (s *Service) consumeAssertion(ctx context.Context, who clientauth.Principal) error {
-	if who.Assertion == nil {
+func (s *Service) consumeAssertion(ctx context.Context, principal clientauth.Principal) error {
+	if principal.Assertion == nil {
 		return nil
 	}
-	return assertionError(s.assertions.Use(ctx, who.Client.ID, who.Assertion))
+	return assertionError(s.assertions.Use(ctx, principal.Client.ID, principal.Assertion))
 }
 
 func assertionError(err error) error {

@@ -19,7 +19,7 @@ import (
 
 // Snapshot is everything a request needs from one configuration: the
 // declarations in memdb, the prepared policy, the parsed secrets and the
-// pre-built policy input facts. It is immutable; a reload builds a new one
+// pre-built policy input terms. It is immutable; a reload builds a new one
 // and swaps a pointer, so a request never sees half of two configurations.
 type Snapshot struct {
 	Config   *model.Config
@@ -33,7 +33,7 @@ type Snapshot struct {
 	Warnings hcl.Diagnostics
 
 	secrets   *clientauth.Index
-	facts     *facts
+	inputs    *inputBuilder
 	decisions *decisionCache // nil when the policy is not deterministic
 	// maxIDBytes is the longest declared client or server id.
 	maxIDBytes int
@@ -70,7 +70,7 @@ func newSnapshot(cfg *model.Config, pol *policy.Policy, kdfCache *clientauth.Cac
 		Settings: cfg.Settings,
 		Loaded:   time.Now(),
 		secrets:  secrets,
-		facts:    newFacts(st),
+		inputs:   newInputBuilder(st),
 
 		maxIDBytes: longestID(cfg),
 	}

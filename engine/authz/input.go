@@ -12,7 +12,7 @@ import (
 	"github.com/tollgate-dev/tollgate/engine/store"
 )
 
-// facts turns the declarations a request names into policy input terms.
+// inputBuilder turns the declarations a request names into policy input terms.
 // A client's, account's or server's term depends only on the snapshot, so
 // each is built once, on first use, and shared by every later request: a
 // request only builds its small "request" object and the outer input.
@@ -22,8 +22,8 @@ import (
 // *ast.Term however many clients name it. Input terms are only read
 // during evaluation (they are already shared by concurrent requests), so
 // sharing their leaves is as safe; at 10,000 clients it saves a good part
-// of the facts' memory, which a busy reload holds twice.
-type facts struct {
+// of the input terms' memory, which a busy reload holds twice.
+type inputBuilder struct {
 	store    *store.Store
 	clients  sync.Map // id -> *ast.Term
 	accounts sync.Map // id -> *ast.Term
@@ -34,7 +34,7 @@ type facts struct {
 	shared sync.Map // kind + content -> *ast.Term
 }
 
-func newFacts(st *store.Store) *facts { return &facts{store: st} }
+func newInputBuilder(st *store.Store) *inputBuilder { return &inputBuilder{store: st} }
 
 var (
 	keyRequest      = ast.StringTerm("request")
@@ -50,7 +50,7 @@ var (
 )
 
 // str is the interned term of s.
-func (f *facts) str(s string) *ast.Term {
+func (f *inputBuilder) str(s string) *ast.Term {
 	if t, ok := f.strings.Load(s); ok {
 		return t.(*ast.Term)
 	}
@@ -59,7 +59,7 @@ func (f *facts) str(s string) *ast.Term {
 }
 
 // strs is an array of interned strings.
-func (f *facts) strs(values []string) *ast.Term {
+func (f *inputBuilder) strs(values []string) *ast.Term {
 	terms := make([]*ast.Term, len(values))
 	for i, v := range values {
 		terms[i] = f.str(v)
@@ -67,9 +67,9 @@ func (f *facts) strs(values []string) *ast.Term {
 	return ast.ArrayTerm(terms...)
 }
 
-// share returns the term for key, built by build the first time: key must
-// say everything the term holds.
-func (f *facts) share(key string, build func() *ast.Term) *ast.Term {
+// byContent returns the term for key, built by build the first time: key
+// must say everything the term holds.
+func (f *inputBuilder) byContent(key string, build func() *ast.Term) *ast.Term {
 	if t, ok := f.shared.Load(key); ok {
 		return t.(*ast.Term)
 	}
@@ -84,7 +84,7 @@ const (
 )
 
 // object builds an object of interned keys from name, value pairs.
-func (f *facts) object(pairs ...any) *ast.Term {
+func (f *inputBuilder) object(pairs ...any) *ast.Term {
 	kvs := make([][2]*ast.Term, 0, len(pairs)/2)
 	for i := 0; i < len(pairs); i += 2 {
 		kvs = append(kvs, [2]*ast.Term{f.str(pairs[i].(string)), pairs[i+1].(*ast.Term)})
@@ -92,7 +92,7 @@ func (f *facts) object(pairs ...any) *ast.Term {
 	return ast.ObjectTerm(kvs...)
 }
 
-func (f *facts) client(c *model.Client) *ast.Term {
+func (f *inputBuilder) client(c *model.Client) *ast.Term {
 	if t, ok := f.clients.Load(c.ID); ok {
 		return t.(*ast.Term)
 	}
@@ -112,7 +112,7 @@ func (f *facts) client(c *model.Client) *ast.Term {
 	return actual.(*ast.Term)
 }
 
-func (f *facts) account(a *model.Account) *ast.Term {
+func (f *inputBuilder) account(a *model.Account) *ast.Term {
 	if t, ok := f.accounts.Load(a.ID); ok {
 		return t.(*ast.Term)
 	}
@@ -134,7 +134,7 @@ func (f *facts) account(a *model.Account) *ast.Term {
 	return actual.(*ast.Term)
 }
 
-func (f *facts) server(s *model.Server) *ast.Term {
+func (f *inputBuilder) server(s *model.Server) *ast.Term {
 	if t, ok := f.servers.Load(s.ID); ok {
 		return t.(*ast.Term)
 	}
@@ -148,18 +148,18 @@ func (f *facts) server(s *model.Server) *ast.Term {
 	return actual.(*ast.Term)
 }
 
-func (f *facts) groups(groups []*model.Group) *ast.Term {
+func (f *inputBuilder) groups(groups []*model.Group) *ast.Term {
 	out := make([]*ast.Term, len(groups))
 	for i, g := range groups {
 		// A group is the same for each of its members.
-		out[i] = f.share("group"+sepField+g.ID, func() *ast.Term {
+		out[i] = f.byContent("group"+sepField+g.ID, func() *ast.Term {
 			return f.object("id", f.str(g.ID), "access", f.access(g.Access))
 		})
 	}
 	return ast.ArrayTerm(out...)
 }
 
-func (f *facts) access(access []model.Access) *ast.Term {
+func (f *inputBuilder) access(access []model.Access) *ast.Term {
 	var key strings.Builder
 	key.WriteString("access")
 	for _, a := range access {
@@ -168,7 +168,7 @@ func (f *facts) access(access []model.Access) *ast.Term {
 			key.WriteString(sepField + sc)
 		}
 	}
-	return f.share(key.String(), func() *ast.Term {
+	return f.byContent(key.String(), func() *ast.Term {
 		kvs := make([][2]*ast.Term, len(access))
 		for i, a := range access {
 			kvs[i] = [2]*ast.Term{f.str(a.Server), f.strs(a.Scopes)}
@@ -222,7 +222,7 @@ func reachOf(own []model.Access, groups []*model.Group) map[string]*route {
 	return routes
 }
 
-func (f *facts) reach(own []model.Access, groups []*model.Group) *ast.Term {
+func (f *inputBuilder) reach(own []model.Access, groups []*model.Group) *ast.Term {
 	routes := reachOf(own, groups)
 	servers := slices.Sorted(maps.Keys(routes))
 	var key strings.Builder
@@ -231,7 +231,7 @@ func (f *facts) reach(own []model.Access, groups []*model.Group) *ast.Term {
 		r := routes[server]
 		key.WriteString(sepEntry + server + sepEntry + strings.Join(r.scopes, sepField) + sepEntry + strings.Join(r.via, sepField))
 	}
-	return f.share(key.String(), func() *ast.Term {
+	return f.byContent(key.String(), func() *ast.Term {
 		kvs := make([][2]*ast.Term, len(servers))
 		for i, server := range servers {
 			r := routes[server]
@@ -250,7 +250,7 @@ func stringArray(values []string) *ast.Term {
 }
 
 // input builds the whole policy input for one resolved request.
-func (f *facts) input(r *resolved) ast.Value {
+func (f *inputBuilder) input(r *resolved) ast.Value {
 	request := ast.NewObject(
 		[2]*ast.Term{keyGrantType, grantTypeCCTerm},
 		[2]*ast.Term{keyAudience, stringArray(r.audience)},
