@@ -2,10 +2,12 @@ package serve_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -142,6 +144,49 @@ func BenchmarkTokenEndpointState(b *testing.B) {
 					}
 				})
 			})
+		}
+	}
+}
+
+// BenchmarkIntrospectEndpoint is one whole introspection request
+// in-process (RFC 7662): the resource server's authentication, the
+// token's verification, the revocation check, the response and an audit
+// line. It is the whole request that Verify is a part of.
+func BenchmarkIntrospectEndpoint(b *testing.B) {
+	root := repotest.Path(b)
+	s, err := serve.New(context.Background(), serve.Config{
+		ConfigDir:   filepath.Join(root, "config"),
+		PoliciesDir: filepath.Join(root, "policies"),
+		AuditLog:    filepath.Join(b.TempDir(), "audit.log"),
+	}, io.Discard)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := s.Handler()
+	post := func(path, body, auth string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:8080"+path, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("Authorization", auth)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusOK {
+			b.Fatalf("%s: status %d: %s", path, w.Code, w.Body)
+		}
+		return w
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	w := post("/oauth2/token", "grant_type=client_credentials&scope=Server2", "Basic "+basicAuth("Client1", Client1Secret))
+	if err := json.Unmarshal(w.Body.Bytes(), &tok); err != nil {
+		b.Fatal(err)
+	}
+	body := url.Values{"token": {tok.AccessToken}}.Encode()
+	auth := "Basic " + basicAuth("Server2", server2Secret)
+	b.ReportAllocs()
+	for b.Loop() {
+		if w := post("/oauth2/introspect", body, auth); !strings.Contains(w.Body.String(), `"active":true`) {
+			b.Fatalf("inactive: %s", w.Body)
 		}
 	}
 }
