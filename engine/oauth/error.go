@@ -15,7 +15,6 @@ import (
 const (
 	InvalidRequest       = "invalid_request"
 	InvalidClient        = "invalid_client"
-	InvalidGrant         = "invalid_grant"
 	UnauthorizedClient   = "unauthorized_client"
 	UnsupportedGrantType = "unsupported_grant_type"
 	InvalidScope         = "invalid_scope"
