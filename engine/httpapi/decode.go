@@ -303,11 +303,17 @@ func assertionCredentials(bodyID, raw, typ string, otherMethod bool) (authz.Cred
 // (RFC 7617), whose id and secret are form-encoded first (RFC 6749
 // §2.3.1), so "+" is a space.
 func basicCredentials(r *http.Request) (id, secret string, err error) {
-	scheme, _, found := strings.Cut(r.Header.Get("Authorization"), " ")
+	scheme, rest, found := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !found || !strings.EqualFold(scheme, "Basic") {
 		return "", "", oauth.New(oauth.InvalidClient, "only the Basic authentication scheme is accepted here")
 	}
 	rawID, rawSecret, ok := r.BasicAuth()
+	if !ok && strings.HasPrefix(rest, " ") {
+		// RFC 7235 §2.1 allows more than one space after the scheme;
+		// net/http reads exactly one.
+		trimmed := &http.Request{Header: http.Header{"Authorization": {"Basic " + strings.TrimLeft(rest, " ")}}}
+		rawID, rawSecret, ok = trimmed.BasicAuth()
+	}
 	if !ok {
 		return "", "", oauth.New(oauth.InvalidClient, "malformed Basic credentials")
 	}

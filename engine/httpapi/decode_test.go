@@ -43,6 +43,10 @@ func TestDecodeTokenRequest(t *testing.T) {
 	}{
 		{name: "form with basic", contentType: form, body: "grant_type=client_credentials&scope=a+b", authorization: basicC1,
 			wantID: "Client1", wantSec: "s:cret", wantScope: "a b"},
+		{name: "basic with more than one space", contentType: form, body: "grant_type=client_credentials", authorization: strings.Replace(basicC1, " ", "   ", 1),
+			wantID: "Client1", wantSec: "s:cret"},
+		{name: "basic scheme in other case", contentType: form, body: "grant_type=client_credentials", authorization: strings.Replace(basicC1, "Basic", "bAsIc", 1),
+			wantID: "Client1", wantSec: "s:cret"},
 		{name: "form with secret in body", contentType: form, body: "grant_type=client_credentials&client_id=x&client_secret=y&audience=A&audience=B",
 			wantID: "x", wantSec: "y", wantAudience: []string{"A", "B"}},
 		{name: "json like auth0", contentType: "application/json", body: `{"grant_type":"client_credentials","client_id":"x","client_secret":"y","audience":"https://api"}`,
