@@ -41,7 +41,11 @@ func eachStore(t *testing.T, b bounds, test func(t *testing.T, st state.Store, c
 
 func openRedis(t testing.TB, url string, clk *clock, b bounds) *state.Redis {
 	t.Helper()
-	r, err := state.OpenRedis(state.RedisOptions{URL: url, Now: clk.now, MaxRevocationsPerClient: b.revocations, MaxAssertionsPerClient: b.assertions})
+	// The suite tests what the stores do, not how fast: under the race
+	// detector on a busy machine, a hundred concurrent calls can take
+	// longer than the short timeout a server uses.
+	r, err := state.OpenRedis(state.RedisOptions{URL: url, Now: clk.now, Timeout: 10 * time.Second,
+		MaxRevocationsPerClient: b.revocations, MaxAssertionsPerClient: b.assertions})
 	if err != nil {
 		t.Fatal(err)
 	}
