@@ -144,7 +144,8 @@ func BenchmarkIssue(b *testing.B) {
 }
 
 // BenchmarkLoadSnapshot builds a whole snapshot from HCL files, as a
-// reload does: parse, validate, store, compile the policies, self-test.
+// reload does: parse, validate, store, compile the policies, decide every
+// client's requests.
 // The clients are spread over files of 100, as teams keep them.
 func BenchmarkLoadSnapshot(b *testing.B) {
 	for _, n := range []int{100, 10000} {

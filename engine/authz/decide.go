@@ -138,6 +138,21 @@ func (s *Snapshot) decide(ctx context.Context, req *EvalRequest, client *model.C
 			return eval, nil
 		}
 	}
+	eval, err := s.evaluate(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	if s.decisions != nil && s.namesOnlyServers(r) {
+		cached := *eval
+		cached.Cached = true
+		s.decisions.Put(canonical, &cached)
+		s.decisions.Put(asSent, &cached)
+	}
+	return eval, nil
+}
+
+// evaluate runs the policy for r, with no cache.
+func (s *Snapshot) evaluate(ctx context.Context, r *resolved) (*Evaluation, error) {
 	d, err := s.Policy.Decide(ctx, s.inputs.input(r))
 	if err != nil {
 		return nil, oauth.Internal(err)
@@ -145,12 +160,6 @@ func (s *Snapshot) decide(ctx context.Context, req *EvalRequest, client *model.C
 	eval, err := s.evaluation(d, r)
 	if err != nil {
 		return nil, oauth.Internal(err)
-	}
-	if s.decisions != nil && s.namesOnlyServers(r) {
-		cached := *eval
-		cached.Cached = true
-		s.decisions.Put(canonical, &cached)
-		s.decisions.Put(asSent, &cached)
 	}
 	return eval, nil
 }

@@ -279,12 +279,13 @@ func TestFailClosed(t *testing.T) {
 			}
 		})
 	}
-	t.Run("a policy that fails its self-test never loads", func(t *testing.T) {
+	t.Run("a policy that fails to decide a client's request never loads", func(t *testing.T) {
 		_, err := authz.Load(context.Background(), authz.Sources{
 			ConfigDir: repotest.Path(t, "config"), PoliciesDir: repotest.Path(t, "testdata", "policies", "undefined"),
 		}, authz.NewKDFCache())
-		if err == nil || !strings.Contains(err.Error(), "self-test") {
-			t.Fatalf("Load error = %v, want a self-test failure", err)
+		var le *authz.LoadError
+		if !errors.As(err, &le) || len(le.Evaluation) == 0 || !strings.HasSuffix(le.Evaluation[0].File, "undefined/token.rego") {
+			t.Fatalf("Load error = %v, want the policy's undefined decision, at its file", err)
 		}
 	})
 	t.Run("a policy that does not compile never loads", func(t *testing.T) {

@@ -37,6 +37,9 @@ type Snapshot struct {
 	decisions *decisionCache // nil when the policy is not deterministic
 	// maxIDBytes is the longest declared client or server id.
 	maxIDBytes int
+	// verified is set once verify found that the policy decides every
+	// client's requests.
+	verified bool
 }
 
 // NewSnapshot builds a snapshot from a validated configuration and a
@@ -80,36 +83,42 @@ func newSnapshot(cfg *model.Config, pol *policy.Policy, kdfCache *clientauth.Cac
 	return snap, nil
 }
 
-// Load reads, validates and compiles everything serve would from src, and
-// builds a snapshot. Every problem found is in the returned *LoadError.
+// Load reads, validates and compiles everything serve would from src,
+// builds a snapshot and verifies it: the policy must decide every client's
+// requests (see verify). Every problem found is in the returned *LoadError.
 func Load(ctx context.Context, src Sources, kdfCache *clientauth.Cache) (*Snapshot, error) {
-	cfg, pol, warnings, _, err := src.load(ctx)
+	snap, _, _, err := src.build(ctx, kdfCache, nil)
+	return snap, err
+}
+
+// LoadObserved is Load that also hands observe every result of the
+// verifying sweep (see Sweep), so that `tollgate access` and `plan` read
+// the effective access off the very evaluations that verified the
+// snapshot. observe is called from several goroutines at once.
+func LoadObserved(ctx context.Context, src Sources, kdfCache *clientauth.Cache, observe func(*ProbeResult)) (*Snapshot, error) {
+	snap, _, _, err := src.build(ctx, kdfCache, observe)
+	return snap, err
+}
+
+// build is every load: read, validate, compile, build the snapshot and
+// verify it. It also returns the HCL warnings and files, for check.
+func (src Sources) build(ctx context.Context, kdfCache *clientauth.Cache, observe func(*ProbeResult)) (*Snapshot, hcl.Diagnostics, map[string][]byte, error) {
+	cfg, pol, warnings, files, err := src.load(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, files, err
 	}
 	snap, err := newSnapshot(cfg, pol, kdfCache, src.Previous)
 	if err != nil {
-		return nil, &LoadError{Err: err}
+		return nil, warnings, files, &LoadError{Files: files, Err: err}
 	}
 	snap.Warnings = warnings
-	if err := snap.selfTest(ctx); err != nil {
-		return nil, &LoadError{Err: err}
+	if err := snap.verify(ctx, src.Previous, src.Pace, observe); err != nil {
+		le, ok := err.(*LoadError)
+		if !ok {
+			le = &LoadError{Err: err}
+		}
+		le.Files = files
+		return nil, warnings, files, le
 	}
-	return snap, nil
-}
-
-// selfTest evaluates the decision once for a real client before the
-// snapshot may serve, so a policy that fails at evaluation time (a runtime
-// error, a malformed or undefined decision for everything) never replaces
-// a working one.
-func (s *Snapshot) selfTest(ctx context.Context) error {
-	clients := s.Config.Clients
-	if len(clients) == 0 {
-		return nil
-	}
-	req := &EvalRequest{ClientID: clients[0].ID, AuthMethod: clients[0].AuthMethod, Time: time.Now()}
-	if _, err := s.Evaluate(ctx, req); err != nil {
-		return fmt.Errorf("policy self-test for client %q: %w", req.ClientID, err)
-	}
-	return nil
+	return snap, warnings, files, nil
 }

@@ -42,7 +42,10 @@ type LoadError struct {
 	Diags  hcl.Diagnostics
 	Files  map[string][]byte
 	Policy *policy.CompileError
-	Err    error
+	// Evaluation lists the requests the policy failed to decide when the
+	// snapshot was verified (see Snapshot.Sweep).
+	Evaluation []EvalProblem
+	Err        error
 }
 
 func (e *LoadError) Error() string {
@@ -66,6 +69,11 @@ func (e *LoadError) Write(w io.Writer, snippets bool) error {
 			}
 		}
 	}
+	for _, p := range e.Evaluation {
+		if _, err := fmt.Fprintln(w, p.String()); err != nil {
+			return err
+		}
+	}
 	if e.Err != nil {
 		if _, err := fmt.Fprintf(w, "error: %v\n", e.Err); err != nil {
 			return err
@@ -74,10 +82,11 @@ func (e *LoadError) Write(w io.Writer, snippets bool) error {
 	return nil
 }
 
-// Check loads and validates everything serve would, and returns the
-// warnings too. It is what `tollgate check` runs.
+// Check runs every check a load runs, the same code as Load: it reads,
+// validates, compiles, builds the snapshot and decides every client's
+// requests; it returns the warnings too. It is what `tollgate check` runs.
 func Check(ctx context.Context, src Sources) (warnings hcl.Diagnostics, files map[string][]byte, err error) {
-	_, _, warnings, files, err = src.load(ctx)
+	_, warnings, files, err = src.build(ctx, nil, nil)
 	return warnings, files, err
 }
 

@@ -92,6 +92,9 @@ type Policy struct {
 	// decisionAt says where the decision's rules are, FILE:LINE:COL, for
 	// the errors of a decision that is undefined or malformed.
 	decisionAt string
+	// decisionRule is the decision's first rule that is not its default,
+	// the one place Locate gives a decision that is undefined or malformed.
+	decisionRule *ast.Location
 	// sources and data are what it was compiled from, to tell whether a
 	// reload may keep it (SameSources).
 	sources map[string][]byte
@@ -177,7 +180,7 @@ func Compile(ctx context.Context, modules map[string][]byte, data map[string]any
 		return nil, &CompileError{Problems: problemsOf("", err)}
 	}
 	return &Policy{query: query, store: store, deterministic: isDeterministic(compiler),
-		decisionAt: decisionAt, sources: maps.Clone(modules), data: data}, nil
+		decisionAt: decisionAt, decisionRule: decisionLocation(compiler), sources: maps.Clone(modules), data: data}, nil
 }
 
 // SameSources reports whether modules and data are exactly what p was

@@ -1,0 +1,272 @@
+package authz
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/engine/model"
+	"github.com/tollgate-dev/tollgate/engine/oauth"
+	"github.com/tollgate-dev/tollgate/engine/policy"
+)
+
+// Probe is one token request a sweep decides: a client asking for no
+// scope (so for everything it may get) for no audience, which is the
+// token for the client itself, or for one server.
+type Probe struct {
+	Client *model.Client
+	// Server is nil for the request with no audience.
+	Server *model.Server
+	// Via names the routes by which the client, and the account it acts
+	// as, reach Server: "its own access", "group G", "account A through
+	// group G". Empty for the request with no audience.
+	Via []string
+}
+
+// ProbeResult is a probe and what the policy made of it: an evaluation,
+// or the error it failed to decide with.
+type ProbeResult struct {
+	Probe
+	Evaluation *Evaluation
+	Err        error
+}
+
+// probes lists the requests a sweep makes for client: no audience, then
+// every server it may reach, by id: through its own access blocks, its
+// groups, and its account's groups when it impersonates one (the policy
+// says whether both sides agree). A server no declaration names is left
+// out: the default policies grant nothing there, and a policy of one's own
+// can only take away.
+func (s *Snapshot) probes(c *model.Client) []Probe {
+	out := []Probe{{Client: c}}
+	routes := reachOf(c.Access, s.Store.GroupsOf(c.ID))
+	via := map[string][]string{}
+	for id, r := range routes {
+		via[id] = r.via
+	}
+	if c.Impersonate != "" {
+		if acct, ok := s.Store.Account(c.Impersonate); ok {
+			for id, r := range reachOf(nil, s.Store.GroupsOf(acct.ID)) {
+				for _, v := range r.via {
+					via[id] = append(via[id], "account "+acct.ID+" through "+v)
+				}
+			}
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(via)) {
+		if srv, ok := s.Store.ServerNamed(id); ok {
+			out = append(out, Probe{Client: c, Server: srv, Via: via[id]})
+		}
+	}
+	return out
+}
+
+// sweepChunk is how many clients a sweep worker takes at a time.
+const sweepChunk = 64
+
+// Sweep decides, for every declared client, the request with no audience
+// and the request for each server it may reach, each with no scope, in
+// parallel on workers goroutines (all cores when workers <= 0). It calls
+// observe with every result, from those goroutines, so observe must be
+// safe for concurrent use. It returns ctx's error when ctx ends first.
+func (s *Snapshot) Sweep(ctx context.Context, workers int, observe func(*ProbeResult)) error {
+	return s.sweep(ctx, workers, nil, nil, observe)
+}
+
+// sweep is Sweep that leaves out the probes skip says need no decision.
+// With pace set it runs on one goroutine and calls pace after each chunk
+// of clients with the time the chunk took, as a reload under load does
+// between HCL files.
+func (s *Snapshot) sweep(ctx context.Context, workers int, pace func(took time.Duration), skip func(Probe) bool, observe func(*ProbeResult)) error {
+	clients := s.Config.Clients
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	if pace != nil {
+		workers = 1
+	}
+	workers = min(workers, (len(clients)+sweepChunk-1)/sweepChunk)
+	// One instant for the whole sweep, so that a policy reading the time
+	// decides every request of it alike.
+	now := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				first := int(next.Add(sweepChunk)) - sweepChunk
+				if first >= len(clients) {
+					return
+				}
+				started := time.Now()
+				for _, c := range clients[first:min(first+sweepChunk, len(clients))] {
+					for _, p := range s.probes(c) {
+						if skip == nil || !skip(p) {
+							observe(s.probe(ctx, p, now))
+						}
+					}
+				}
+				if pace != nil {
+					pace(time.Since(started))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+func (s *Snapshot) probe(ctx context.Context, p Probe, now time.Time) *ProbeResult {
+	req := &EvalRequest{ClientID: p.Client.ID, AuthMethod: p.Client.AuthMethod, Time: now}
+	if p.Server != nil {
+		req.Audience = []string{p.Server.Audience}
+	}
+	ev, err := s.evaluate(ctx, s.resolve(req, p.Client))
+	// The policy's own error is what the operator needs, not the
+	// server_error a caller would get.
+	var oe *oauth.Error
+	if errors.As(err, &oe) && oe.Cause != nil {
+		err = oe.Cause
+	}
+	return &ProbeResult{Probe: p, Evaluation: ev, Err: err}
+}
+
+// EvalProblem is a request of a sweep that the policy failed to decide:
+// where in the policy it failed, for which client and server, and how many
+// other requests failed at the same place in the same way.
+type EvalProblem struct {
+	policy.Problem
+	Client string
+	// Server is empty for the request with no audience.
+	Server string
+	// More counts the other requests that failed the same way.
+	More int
+}
+
+func (p EvalProblem) String() string {
+	target := "no audience"
+	if p.Server != "" {
+		target = "server " + p.Server
+	}
+	s := fmt.Sprintf("%s:%d:%d: error: %s (client %s, %s", p.File, p.Line, p.Col, p.Message, p.Client, target)
+	if p.More > 0 {
+		s += fmt.Sprintf("; and %d more requests", p.More)
+	}
+	return s + ")"
+}
+
+// problemSet gathers a sweep's failures, one EvalProblem per place and
+// message, naming the first client in id order, so that a policy broken
+// for every client is one line, the same on every run.
+type problemSet struct {
+	policy  *policy.Policy
+	mu      sync.Mutex
+	byPlace map[policy.Problem]*EvalProblem
+}
+
+func newProblemSet(pol *policy.Policy) *problemSet {
+	return &problemSet{policy: pol, byPlace: map[policy.Problem]*EvalProblem{}}
+}
+
+func (ps *problemSet) add(r *ProbeResult) {
+	if r.Err == nil {
+		return
+	}
+	at := ps.policy.Locate(r.Err)
+	server := ""
+	if r.Server != nil {
+		server = r.Server.ID
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	p := ps.byPlace[at]
+	if p == nil {
+		ps.byPlace[at] = &EvalProblem{Problem: at, Client: r.Client.ID, Server: server}
+		return
+	}
+	p.More++
+	if cmp.Or(cmp.Compare(r.Client.ID, p.Client), cmp.Compare(server, p.Server)) < 0 {
+		p.Client, p.Server = r.Client.ID, server
+	}
+}
+
+func (ps *problemSet) sorted() []EvalProblem {
+	out := make([]EvalProblem, 0, len(ps.byPlace))
+	for _, p := range ps.byPlace {
+		out = append(out, *p)
+	}
+	slices.SortFunc(out, func(a, b EvalProblem) int {
+		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col), cmp.Compare(a.Message, b.Message))
+	})
+	return out
+}
+
+// verify is the check that every load (check, serve, each reload) runs
+// before a snapshot may answer: it sweeps every client, and a policy that
+// fails to decide any request of the sweep (a conflict, a type or built-in
+// error, an undefined or malformed decision) is refused with the place of
+// each failure. observe, when set, sees every result too.
+//
+// A reload that kept the compiled policy decides again only the requests
+// whose input may differ from the verified snapshot it replaces.
+func (s *Snapshot) verify(ctx context.Context, previous *Snapshot, pace func(time.Duration), observe func(*ProbeResult)) error {
+	var skip func(Probe) bool
+	if observe == nil && previous != nil && previous.verified && previous.Policy == s.Policy && s.Policy.Deterministic() {
+		skip = func(p Probe) bool { return s.sameInput(previous, p) }
+	}
+	problems := newProblemSet(s.Policy)
+	err := s.sweep(ctx, 0, pace, skip, func(r *ProbeResult) {
+		problems.add(r)
+		if observe != nil {
+			observe(r)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if found := problems.sorted(); len(found) > 0 {
+		return &LoadError{Evaluation: found}
+	}
+	s.verified = true
+	return nil
+}
+
+// sameInput reports whether p's policy input is the same in s as in
+// previous, so that a deterministic policy decides it the same way. It
+// compares the declarations the input is made of by pointer: a store
+// built by store.Next shares every declaration that did not change, and
+// declarations are never modified.
+func (s *Snapshot) sameInput(previous *Snapshot, p Probe) bool {
+	if s.Settings != previous.Settings {
+		return false
+	}
+	if old, ok := previous.Store.Client(p.Client.ID); !ok || old != p.Client || !s.sameGroups(previous, p.Client.ID) {
+		return false
+	}
+	if p.Server != nil {
+		if old, ok := previous.Store.ServerNamed(p.Server.ID); !ok || old != p.Server {
+			return false
+		}
+	}
+	if id := p.Client.Impersonate; id != "" {
+		acct, ok := s.Store.Account(id)
+		old, oldOK := previous.Store.Account(id)
+		if ok != oldOK || acct != old || !s.sameGroups(previous, id) {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Snapshot) sameGroups(previous *Snapshot, member string) bool {
+	return slices.Equal(s.Store.GroupsOf(member), previous.Store.GroupsOf(member))
+}
