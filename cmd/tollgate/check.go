@@ -18,13 +18,22 @@ func newCheckCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Load and validate declarations and policies; print every problem",
-		Long: `Load and validate everything serve would: every HCL file of --config and
-every policy of --policies, or everything in the --bundle file. Each problem
-is printed as FILE:LINE:COL: message (for a bundle, FILE is the name inside
-it, e.g. config/clients.hcl). Exits 1 if there is any error; warnings alone
-exit 0.`,
+		Long: `Load and validate everything serve would, with the very code serve runs
+before it starts or takes a reload: every HCL file of --config and every
+policy of --policies, or everything in the --bundle file. Then decide, for
+every client, the token request with no audience and the one for each server
+it may reach (through its access, its groups, and the account it acts as),
+with no scope: a policy that fails to decide any of them (a conflict, a type
+or built-in error, an undefined or malformed decision such as a reserved
+claim) is a problem at its policy file:row:col, naming the client. Runs on
+every core.
+
+Each problem is printed as FILE:LINE:COL: message (for a bundle, FILE is
+the name inside it, e.g. config/clients.hcl). Exits 1 if there is any error;
+warnings alone exit 0.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			defer batchGC()()
 			src, b, err := sources.load(cmd)
 			if err != nil {
 				return err
