@@ -8,7 +8,7 @@ ADDR     ?= 127.0.0.1:8080
 METRICS_ADDR ?= 127.0.0.1:9090
 NODE_DIR := interop/node
 
-.PHONY: all build run test go-test policy-test interop-deps fmt lint check bench bench-go bench-load bundle clean
+.PHONY: all build run test go-test policy-test interop-deps fmt lint check plan bench bench-go bench-load bundle clean
 
 all: build
 
@@ -55,6 +55,14 @@ lint:
 
 check: build
 	./$(BIN) check --config config --policies policies
+
+# What the work tree does to the effective access, against BASE: a git
+# revision (git:REF), a bundle file or a folder holding config/ and
+# policies/. FORMAT=markdown gives what CI posts on a pull request.
+BASE   ?= git:origin/main
+FORMAT ?= text
+plan: build
+	./$(BIN) plan --base $(BASE) --config config --policies policies --format $(FORMAT)
 
 bench: bench-go bench-load
 
