@@ -176,7 +176,7 @@ func TestAPolicyFailureIsLoggedWithItsPosition(t *testing.T) {
 	if oe := oauth.As(err); oe.Code != oauth.ServerError {
 		t.Fatalf("Issue error = %v, want server_error", err)
 	}
-	where := "strict-errors/token.rego:6:12: error: eval_builtin_error: to_number"
+	where := "strict-errors/token.rego:11:2: error: eval_builtin_error: to_number"
 	for name, log := range map[string]string{"audit": auditLog.String(), "server": serverLog.String()} {
 		if !strings.Contains(log, where) {
 			t.Errorf("the %s log does not say %q:\n%s", name, where, log)

@@ -81,9 +81,9 @@ func (s *Snapshot) Sweep(ctx context.Context, workers int, observe func(*ProbeRe
 }
 
 // sweep is Sweep that leaves out the probes skip says need no decision.
-// With pace set it runs on one goroutine and calls pace after each chunk
-// of clients with the time the chunk took, as a reload under load does
-// between HCL files.
+// With pace set it runs on one goroutine and calls pace between two
+// chunks of clients with the time the first took, as a reload under load
+// does between HCL files.
 func (s *Snapshot) sweep(ctx context.Context, workers int, pace func(took time.Duration), skip func(Probe) bool, observe func(*ProbeResult)) error {
 	clients := s.Config.Clients
 	if workers <= 0 {
@@ -102,10 +102,14 @@ func (s *Snapshot) sweep(ctx context.Context, workers int, pace func(took time.D
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var last time.Duration // what the previous chunk took
 			for ctx.Err() == nil {
 				first := int(next.Add(sweepChunk)) - sweepChunk
 				if first >= len(clients) {
 					return
+				}
+				if pace != nil && first > 0 {
+					pace(last)
 				}
 				started := time.Now()
 				for _, c := range clients[first:min(first+sweepChunk, len(clients))] {
@@ -115,9 +119,7 @@ func (s *Snapshot) sweep(ctx context.Context, workers int, pace func(took time.D
 						}
 					}
 				}
-				if pace != nil {
-					pace(time.Since(started))
-				}
+				last = time.Since(started)
 			}
 		}()
 	}

@@ -158,7 +158,7 @@ func TestABuiltinErrorDenies(t *testing.T) {
 	if strings.Contains(tr.Description, "to_number") || strings.Contains(tr.Description, "rego") {
 		t.Errorf("the caller learns the policy error: %q", tr.Description)
 	}
-	where := regexp.MustCompile(`strict-errors/token\.rego:6:\d+: .*to_number`)
+	where := regexp.MustCompile(`strict-errors/token\.rego:11:\d+: .*to_number`)
 	audit := auditLine(t, srv, "client1", "server_error")
 	if !where.MatchString(audit) {
 		t.Errorf("the audit line does not say where the policy failed: %s", audit)
