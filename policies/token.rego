@@ -11,10 +11,16 @@
 # Values a caller sent (audiences, scopes) are quoted in reasons and
 # descriptions only up to max_quoted characters, so an answer or an audit
 # line never grows with what the caller sends.
+#
+# Rules of your own (package tollgate.rules, SPEC §7) then act on what the
+# defaults would grant (grant, below), never on what was asked: deny
+# refuses, withhold drops a scope, claims adds claims, max_ttl shortens
+# the lifetime. With none defined they cost a few lookups.
 package tollgate.token
 
 import data.tollgate.audience
 import data.tollgate.impersonation
+import data.tollgate.rules
 import data.tollgate.scope
 
 default decision := {
@@ -25,6 +31,12 @@ default decision := {
 }
 
 decision := allow_decision if {
+	allow
+	not rules
+} else := ruled_decision if {
+	allow
+	rule_denials == set()
+} else := rules_deny_decision if {
 	allow
 } else := deny_decision
 
@@ -143,14 +155,15 @@ deny_reasons := array.concat(array.concat(sort(target_problems), sort(client_pro
 # The client is told the first few problems; the audit line has them all.
 max_described := 4
 
-error_description := concat("; ", deny_reasons) if {
-	count(deny_reasons) <= max_described
-} else := sprintf("%s; and %d more", [concat("; ", array.slice(deny_reasons, 0, max_described)), count(deny_reasons) - max_described])
+# What the client is told of reasons: the first few.
+described(reasons) := concat("; ", reasons) if {
+	count(reasons) <= max_described
+} else := sprintf("%s; and %d more", [concat("; ", array.slice(reasons, 0, max_described)), count(reasons) - max_described])
 
 deny_decision := {
 	"allow": false,
 	"error": error_code,
-	"error_description": error_description,
+	"error_description": described(deny_reasons),
 	"reasons": deny_reasons,
 }
 
@@ -175,6 +188,175 @@ allow_decision := object.union(
 ttl := {"ttl": input.client.token_ttl} if {
 	input.client.token_ttl > 0
 } else := {}
+
+# The allowed decision once rules of your own are defined (and none
+# denies): with their withholds, claims and max_ttl. Without any rule of
+# your own, allow_decision is the decision, and none of this is worked out.
+ruled_decision := object.union(
+	{
+		"allow": true,
+		"audience": granted_audience,
+		"scope": granted_scope,
+		"subject": impersonation.subject,
+		"claims": granted_claims,
+		"reasons": sort(allow_reasons | rule_reasons),
+	},
+	ruled_ttl,
+)
+
+# The lifetime: at most max_ttl, never longer than the defaults give.
+ruled_ttl := {"ttl": min({granted_ttl, max_ttl})} if {
+	max_ttl := rules.max_ttl
+	is_number(max_ttl)
+} else := ttl
+
+# What the default policies would grant, before rules of your own: what
+# they see as data.tollgate.token.grant. Its ttl is the lifetime the server
+# would give (the client's token_ttl, else default_token_ttl, capped by
+# each requested server's token_ttl and by max_token_ttl).
+grant := object.union(
+	{
+		"audience": granted_audience,
+		"scope": scope.granted,
+		"subject": impersonation.subject,
+	},
+	grant_ttl,
+)
+
+grant_ttl := {"ttl": granted_ttl} if {
+	granted_ttl
+} else := {}
+
+granted_ttl := min({base_ttl} | ttl_caps)
+
+base_ttl := input.client.token_ttl if {
+	input.client.token_ttl > 0
+} else := input.settings.default_token_ttl
+
+ttl_caps contains t if {
+	some id in audience.requested_ids
+	t := input.servers[id].token_ttl
+	t > 0
+}
+
+ttl_caps contains t if {
+	t := input.settings.max_token_ttl
+	t > 0
+}
+
+# Rules of your own: the scopes they withhold on the servers this request
+# names (a token's scopes hold on all of them, so one server's withhold
+# drops the scope from the token).
+withheld contains w.scope if {
+	some w in rules.withhold
+	w.server in audience.requested_ids
+}
+
+# The granted scopes, without the withheld ones: asking for no scope (all
+# of them) cannot bypass a withhold.
+granted_scope := scope.granted if {
+	withheld == set()
+} else := [s | some s in scope.granted; not s in withheld] if {
+	scope.granted
+}
+
+# The claims of a rule of your own, merged over the defaults' (none).
+# Reserved claims are refused by the server (a malformed decision).
+default granted_claims := {}
+
+granted_claims := object.union({}, rules.claims)
+
+rule_reasons contains sprintf("scope %s is withheld by a rule of your own", [s]) if {
+	some s in scope.granted
+	s in withheld
+}
+
+rule_reasons contains sprintf("a rule of your own caps the lifetime at %d seconds", [rules.max_ttl]) if {
+	is_number(rules.max_ttl)
+	rules.max_ttl < granted_ttl
+}
+
+# Why rules of your own refuse a request the defaults allow, each with the
+# error it carries. A deny message is a string (unauthorized_client) or an
+# object {"error", "error_description"}; anything else denies too. A rule
+# that is not of the documented shape denies every request, so that a
+# typo never leaves a guard off.
+rule_denials contains {"error": deny_error(msg), "reason": deny_reason(msg)} if {
+	some msg in rules.deny
+}
+
+# The error a deny message carries: an object's error, else
+# unauthorized_client. (Functions, so that a rule's own message type
+# never clashes with the other kinds in type checking.)
+deny_error(msg) := msg.error if {
+	is_object(msg)
+	msg.error
+} else := "unauthorized_client"
+
+# Its reason: a string as it is, an object's error_description, else the
+# message itself.
+deny_reason(msg) := msg if {
+	is_string(msg)
+	msg != ""
+} else := msg.error_description if {
+	is_object(msg)
+	is_string(msg.error_description)
+	msg.error_description != ""
+} else := sprintf("denied by a rule of your own: %v", [msg])
+
+# A withheld scope that the request asks for by name: invalid_scope.
+rule_denials contains {"error": "invalid_scope", "reason": sprintf("scope %s is withheld by a rule of your own", [quoted(s)])} if {
+	some s in input.request.scope
+	s in withheld
+}
+
+rule_denials contains {"error": "unauthorized_client", "reason": sprintf("a rule of your own withholds %v, which is not {\"server\": ID, \"scope\": S}", [w])} if {
+	some w in rules.withhold
+	not withhold_entry(w)
+}
+
+rule_denials contains {"error": "unauthorized_client", "reason": sprintf("a rule of your own sets max_ttl %v, which is not a number of seconds of at least 1", [rules.max_ttl])} if {
+	not max_ttl_ok
+}
+
+withhold_entry(w) if {
+	is_string(w.server)
+	is_string(w.scope)
+	count(w) == 2
+}
+
+default max_ttl_ok := true
+
+max_ttl_ok := false if {
+	max_ttl := rules.max_ttl
+	not is_number(max_ttl)
+} else := false if {
+	rules.max_ttl < 1
+}
+
+# The error of a refusal by rules of your own: the first of
+# invalid_target, unauthorized_client, invalid_scope that a denial
+# carries. Any other code makes the decision malformed: the server refuses
+# it (server_error) and check reports it.
+rules_error := "invalid_target" if {
+	some d in rule_denials
+	d.error == "invalid_target"
+} else := "unauthorized_client" if {
+	some d in rule_denials
+	d.error == "unauthorized_client"
+} else := "invalid_scope" if {
+	some d in rule_denials
+	d.error == "invalid_scope"
+} else := min({d.error | some d in rule_denials})
+
+rules_deny_reasons := sort({d.reason | some d in rule_denials})
+
+rules_deny_decision := {
+	"allow": false,
+	"error": rules_error,
+	"error_description": described(rules_deny_reasons),
+	"reasons": rules_deny_reasons,
+}
 
 allow_reasons contains sprintf("no audience requested: the token is for client %s itself", [input.client.id]) if audience.self
 

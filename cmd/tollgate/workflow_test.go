@@ -103,8 +103,8 @@ func edit(t *testing.T, path, old, new string) {
 var (
 	addMemberToGroup = [2]string{`members = ["svc-reports"]`, `members = ["svc-reports", "gift-deliveries"]`}
 	removeAccess     = [2]string{"  access \"ledger-api\" {\n    scopes = [\"read:ledger\", \"write:ledger\"]\n  }\n}\n\nclient \"report-cli\"", "}\n\nclient \"report-cli\""}
-	shortenLedgerTTL = [2]string{`scopes = ["read:ledger", "write:ledger"]
-}`, `scopes    = ["read:ledger", "write:ledger"]
+	shortenLedgerTTL = [2]string{`scopes   = ["read:ledger", "write:ledger"]
+}`, `scopes   = ["read:ledger", "write:ledger"]
   token_ttl = "15m"
 }`}
 )
@@ -201,6 +201,25 @@ func TestPlanShowsWhatAChangeDoes(t *testing.T) {
 				!slices.Contains(c.After.Scope, "read:ledger") {
 				t.Errorf("changed %+v, want write:ledger gone and read:ledger kept", c)
 			}
+		}
+	})
+	t.Run("a withhold rule of one's own shows as a changed entry", func(t *testing.T) {
+		base, proposed := workspace(t)
+		freeze, err := os.ReadFile(filepath.Join(repoRoot, "policies/examples/freeze_scope.rego"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(proposed, "policies/freeze_scope.rego"), freeze, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p := planJSON(t, proposed, base)
+		if len(p.Changed) != 1 || len(p.Added)+len(p.Removed) != 0 {
+			t.Fatalf("plan %+v, want one changed entry", p)
+		}
+		c := p.Changed[0]
+		if c.After.Client != "billing-batch" || c.After.Server != "ledger-api" ||
+			!slices.Equal(c.Before.Scope, []string{"read:ledger", "write:ledger"}) || !slices.Equal(c.After.Scope, []string{"read:ledger"}) {
+			t.Errorf("changed %+v, want billing-batch's write:ledger withheld", c)
 		}
 	})
 	t.Run("impersonation shows as the subject and act", func(t *testing.T) {

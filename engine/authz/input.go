@@ -32,15 +32,23 @@ type inputBuilder struct {
 	// shared holds the access, group and reach terms by their content:
 	// clients with the same access, a group's every member, share one.
 	shared sync.Map // kind + content -> *ast.Term
+	// settings is the input's settings object, the same for every request.
+	settings *ast.Term
 }
 
-func newInputBuilder(st *store.Store) *inputBuilder { return &inputBuilder{store: st} }
+func newInputBuilder(st *store.Store, settings model.Settings) *inputBuilder {
+	return &inputBuilder{store: st, settings: ast.ObjectTerm(
+		[2]*ast.Term{ast.StringTerm("default_token_ttl"), ast.IntNumberTerm(int(settings.DefaultTokenTTL.Seconds()))},
+		[2]*ast.Term{ast.StringTerm("max_token_ttl"), ast.IntNumberTerm(int(settings.MaxTokenTTL.Seconds()))},
+	)}
+}
 
 var (
 	keyRequest      = ast.StringTerm("request")
 	keyClient       = ast.StringTerm("client")
 	keyAccount      = ast.StringTerm("account")
 	keyServers      = ast.StringTerm("servers")
+	keySettings     = ast.StringTerm("settings")
 	keyGrantType    = ast.StringTerm("grant_type")
 	keyAudience     = ast.StringTerm("audience")
 	keyScope        = ast.StringTerm("scope")
@@ -268,6 +276,7 @@ func (f *inputBuilder) input(r *resolved) ast.Value {
 		[2]*ast.Term{keyRequest, ast.NewTerm(request)},
 		[2]*ast.Term{keyClient, f.client(r.client)},
 		[2]*ast.Term{keyServers, ast.NewTerm(servers)},
+		[2]*ast.Term{keySettings, f.settings},
 	)
 	if r.account != nil {
 		in.Insert(keyAccount, f.account(r.account))

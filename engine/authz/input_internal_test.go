@@ -97,7 +97,7 @@ func TestReachJoinsAccessByServer(t *testing.T) {
 			`{"api":{"scopes":["admin","read","write"],"via":["its own access","group g1","group g2"]},"audit":{"scopes":[],"via":["group g1"]},"ledger":{"scopes":["read:ledger"],"via":["its own access"]}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			doc, err := ast.JSON(newInputBuilder(nil).reach(tc.own, tc.groups).Value)
+			doc, err := ast.JSON(newInputBuilder(nil, model.Settings{}).reach(tc.own, tc.groups).Value)
 			if err != nil {
 				t.Fatal(err)
 			}

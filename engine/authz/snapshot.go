@@ -73,7 +73,7 @@ func newSnapshot(cfg *model.Config, pol *policy.Policy, kdfCache *clientauth.Cac
 		Settings: cfg.Settings,
 		Loaded:   time.Now(),
 		secrets:  secrets,
-		inputs:   newInputBuilder(st),
+		inputs:   newInputBuilder(st, cfg.Settings),
 
 		maxIDBytes: longestID(cfg),
 	}

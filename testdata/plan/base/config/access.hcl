@@ -1,6 +1,7 @@
 # The base of the plan tests: a small organisation as a pull request
 # finds it. Each test edits a copy of it (or its policies) and runs
-# tollgate plan against it. The secrets are hashes of secrets nobody keeps.
+# tollgate plan against it. Every client's secret is the test fixture
+# evfvf_0ALlyAhHJxhzxXu1zknhhHQgEFsQzf1al5iyA (used nowhere else).
 
 settings {
   default_token_ttl = "1h"
@@ -8,7 +9,8 @@ settings {
 }
 
 server "ledger-api" {
-  scopes = ["read:ledger", "write:ledger"]
+  audience = "https://ledger.example"
+  scopes   = ["read:ledger", "write:ledger"]
 }
 
 server "world-mappers" {
