@@ -77,15 +77,13 @@ const sweepChunk = 64
 // observe with every result, from those goroutines, so observe must be
 // safe for concurrent use. It returns ctx's error when ctx ends first.
 func (s *Snapshot) Sweep(ctx context.Context, workers int, observe func(*ProbeResult)) error {
-	return s.sweep(ctx, workers, nil, nil, observe)
+	return s.sweep(ctx, s.Config.Clients, workers, nil, observe)
 }
 
-// sweep is Sweep that leaves out the probes skip says need no decision.
-// With pace set it runs on one goroutine and calls pace between two
-// chunks of clients with the time the first took, as a reload under load
-// does between HCL files.
-func (s *Snapshot) sweep(ctx context.Context, workers int, pace func(took time.Duration), skip func(Probe) bool, observe func(*ProbeResult)) error {
-	clients := s.Config.Clients
+// sweep is Sweep over the given clients. With pace set it runs on one
+// goroutine and calls pace between two chunks of clients with the time
+// the first took, as a reload under load does between HCL files.
+func (s *Snapshot) sweep(ctx context.Context, clients []*model.Client, workers int, pace func(took time.Duration), observe func(*ProbeResult)) error {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
@@ -114,9 +112,7 @@ func (s *Snapshot) sweep(ctx context.Context, workers int, pace func(took time.D
 				started := time.Now()
 				for _, c := range clients[first:min(first+sweepChunk, len(clients))] {
 					for _, p := range s.probes(c) {
-						if skip == nil || !skip(p) {
-							observe(s.probe(ctx, p, now))
-						}
+						observe(s.probe(ctx, p, now))
 					}
 				}
 				last = time.Since(started)
@@ -154,6 +150,8 @@ type EvalProblem struct {
 	More int
 }
 
+// String prints the problem as FILE:LINE:COL: error: message, with the
+// client and request it failed for.
 func (p EvalProblem) String() string {
 	target := "no audience"
 	if p.Server != "" {
@@ -218,15 +216,15 @@ func (ps *problemSet) sorted() []EvalProblem {
 // error, an undefined or malformed decision) is refused with the place of
 // each failure. observe, when set, sees every result too.
 //
-// A reload that kept the compiled policy decides again only the requests
+// A reload that kept the compiled policy decides again only the clients
 // whose input may differ from the verified snapshot it replaces.
 func (s *Snapshot) verify(ctx context.Context, previous *Snapshot, pace func(time.Duration), observe func(*ProbeResult)) error {
-	var skip func(Probe) bool
+	clients := s.Config.Clients
 	if observe == nil && previous != nil && previous.verified && previous.Policy == s.Policy && s.Policy.Deterministic() {
-		skip = func(p Probe) bool { return s.sameInput(previous, p) }
+		clients = s.changedClients(previous)
 	}
 	problems := newProblemSet(s.Policy)
-	err := s.sweep(ctx, 0, pace, skip, func(r *ProbeResult) {
+	err := s.sweep(ctx, clients, 0, pace, func(r *ProbeResult) {
 		problems.add(r)
 		if observe != nil {
 			observe(r)
@@ -242,33 +240,74 @@ func (s *Snapshot) verify(ctx context.Context, previous *Snapshot, pace func(tim
 	return nil
 }
 
-// sameInput reports whether p's policy input is the same in s as in
-// previous, so that a deterministic policy decides it the same way. It
-// compares the declarations the input is made of by pointer: a store
-// built by store.Next shares every declaration that did not change, and
-// declarations are never modified.
-func (s *Snapshot) sameInput(previous *Snapshot, p Probe) bool {
-	if s.Settings != previous.Settings {
-		return false
+// changedClients are the clients whose requests' policy input may differ
+// in s from previous, so that a deterministic policy, already found to
+// decide previous's, may decide theirs differently: new or changed
+// clients, members (before or after) of a changed group, clients acting
+// as a changed account or one such member; every client when a server or
+// the settings changed. Declarations are compared by pointer: store.Next
+// hands a reload previous's object for every declaration that did not
+// change, and declarations are never modified.
+func (s *Snapshot) changedClients(previous *Snapshot) []*model.Client {
+	old := previous.Config
+	if s.Settings != old.Settings || !samePointers(s.Config.Servers, old.Servers) {
+		return s.Config.Clients
 	}
-	if old, ok := previous.Store.Client(p.Client.ID); !ok || old != p.Client || !s.sameGroups(previous, p.Client.ID) {
-		return false
+	affected := map[string]bool{} // members of changed groups, changed accounts
+	groups := pointerSet(old.Groups)
+	for _, g := range s.Config.Groups {
+		if !groups[g] {
+			markMembers(affected, g)
+		}
+		delete(groups, g)
 	}
-	if p.Server != nil {
-		if old, ok := previous.Store.ServerNamed(p.Server.ID); !ok || old != p.Server {
-			return false
+	for g := range groups { // dropped or replaced
+		markMembers(affected, g)
+	}
+	accounts := pointerSet(old.Accounts)
+	for _, a := range s.Config.Accounts {
+		if !accounts[a] {
+			affected[a.ID] = true
+		}
+		delete(accounts, a)
+	}
+	for a := range accounts {
+		affected[a.ID] = true
+	}
+	clients := pointerSet(old.Clients)
+	var out []*model.Client
+	for _, c := range s.Config.Clients {
+		if !clients[c] || affected[c.ID] || (c.Impersonate != "" && affected[c.Impersonate]) {
+			out = append(out, c)
 		}
 	}
-	if id := p.Client.Impersonate; id != "" {
-		acct, ok := s.Store.Account(id)
-		old, oldOK := previous.Store.Account(id)
-		if ok != oldOK || acct != old || !s.sameGroups(previous, id) {
+	return out
+}
+
+func markMembers(affected map[string]bool, g *model.Group) {
+	for _, m := range g.Members {
+		affected[m] = true
+	}
+}
+
+func pointerSet[T any](items []*T) map[*T]bool {
+	set := make(map[*T]bool, len(items))
+	for _, item := range items {
+		set[item] = true
+	}
+	return set
+}
+
+// samePointers reports whether a and b hold the same objects, in any order.
+func samePointers[T any](a, b []*T) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	set := pointerSet(b)
+	for _, item := range a {
+		if !set[item] {
 			return false
 		}
 	}
 	return true
-}
-
-func (s *Snapshot) sameGroups(previous *Snapshot, member string) bool {
-	return slices.Equal(s.Store.GroupsOf(member), previous.Store.GroupsOf(member))
 }

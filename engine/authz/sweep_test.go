@@ -159,3 +159,58 @@ func TestSweepProbesEveryReachableServer(t *testing.T) {
 		}
 	}
 }
+
+// TestReloadDecidesWhatAnEditTouches: a reload that kept the compiled
+// policy decides again the clients an edit of a group or an account
+// touches, though their own declarations did not change.
+func TestReloadDecidesWhatAnEditTouches(t *testing.T) {
+	hash := secret.SHA256Hash("sweep-test-secret")
+	base := fmt.Sprintf(`server "orders" {
+  scopes = ["read"]
+}
+client "shop" {
+  secret { hash = %q }
+  access "orders" { scopes = ["read"] }
+}
+client "report-cli" {
+  secret { hash = %q }
+  access "orders" { scopes = ["read"] }
+  impersonate = "svc-reports"
+}
+account "svc-reports" {
+  impersonators = ["report-cli"]
+}
+`, hash, hash)
+	tests := []struct {
+		name, before, after, client string
+	}{
+		{"a new group with an unchanged client", "", `group "auditors" { members = ["shop"] }`, "shop"},
+		{"a member added to a group", `group "auditors" { members = [] }`, `group "auditors" { members = ["shop"] }`, "shop"},
+		{"the impersonated account added to a group", `group "auditors" { members = [] }`, `group "auditors" { members = ["svc-reports"] }`, "report-cli"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			src := authz.Sources{
+				ConfigFiles: map[string][]byte{"base.hcl": []byte(base), "groups.hcl": []byte(tt.before + "\n")},
+				PolicyFiles: policiesWith(t, "conflict-for-auditors"),
+			}
+			first, err := authz.Load(ctx, src, nil)
+			if err != nil {
+				t.Fatalf("before the edit: %v", err)
+			}
+			src.Previous = first
+			src.ConfigFiles = map[string][]byte{"base.hcl": []byte(base), "groups.hcl": []byte(tt.after + "\n")}
+			_, err = authz.Load(ctx, src, nil)
+			var le *authz.LoadError
+			if !errors.As(err, &le) || len(le.Evaluation) == 0 {
+				t.Fatalf("the reload: %v, want %s's conflict", err, tt.client)
+			}
+			for _, p := range le.Evaluation {
+				if p.Client != tt.client {
+					t.Errorf("problem %v, want one of %s", p, tt.client)
+				}
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -54,6 +55,9 @@ func oneLine(message string) string {
 		}
 	}
 	first = strings.TrimSuffix(strings.TrimSpace(first), ":")
+	// OPA lists them in the order it met them, which varies with the input.
+	slices.Sort(places)
+	places = slices.Compact(places)
 	if len(places) == 0 {
 		return first
 	}
