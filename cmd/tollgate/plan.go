@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tollgate-dev/tollgate/engine/access"
+	"github.com/tollgate-dev/tollgate/engine/bundle"
 )
 
 func newPlanCommand() *cobra.Command {
@@ -28,7 +29,8 @@ what the policies decide, not of the text.
   git:REF   the same --config and --policies folders as they are at REF
             (branch, tag, commit) in the current git repository, read with
             git archive: the work tree and the index are not touched;
-  a file    a bundle, as tollgate bundle build writes it;
+  a file    a bundle, as tollgate bundle build writes it (with
+            --verification-key, both bundles must verify);
   a folder  holding config/ and policies/ (a checkout of the base).
 
 Formats: text (like terraform plan), markdown (to post on a pull request:
@@ -48,7 +50,7 @@ when it changed, 1 on an error.`,
 				return fmt.Errorf("--format %q: want one of %s", format, strings.Join(access.PlanFormats, ", "))
 			}
 			ctx := cmd.Context()
-			src, _, err := sources.load(cmd)
+			src, proposedBundle, err := sources.load(cmd)
 			if err != nil {
 				return err
 			}
@@ -56,7 +58,14 @@ when it changed, 1 on an error.`,
 			if err != nil {
 				return reportLoad(cmd.ErrOrStderr(), err)
 			}
-			baseSrc, err := access.BaseSources(ctx, base, sources.configDir, sources.policiesDir)
+			// A key given for the proposed bundle holds for a base bundle too.
+			var verifier *bundle.Verifier
+			if key := cmd.Flags().Lookup("verification-key"); proposedBundle != nil && key != nil && key.Value.String() != "" {
+				if verifier, err = bundle.LoadVerifier(key.Value.String()); err != nil {
+					return err
+				}
+			}
+			baseSrc, err := access.BaseSources(ctx, base, sources.configDir, sources.policiesDir, verifier)
 			if err != nil {
 				return err
 			}

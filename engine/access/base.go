@@ -27,13 +27,14 @@ const GitPrefix = "git:"
 //     (a branch, tag or commit) in the git repository of the working
 //     directory, read with git archive, never touching the work tree or
 //     the index. Problems name the files REF:path, as git show does.
-//   - a bundle file, as tollgate bundle build writes it;
+//   - a bundle file, as tollgate bundle build writes it, whose signature v
+//     must verify when v is not nil;
 //   - a folder holding config/ and policies/ (a checkout of the base).
 //
 // configDir and policiesDir are the proposed configuration's folders, so
 // that a repository keeping them elsewhere than config/ and policies/
 // compares like with like.
-func BaseSources(ctx context.Context, spec, configDir, policiesDir string) (authz.Sources, error) {
+func BaseSources(ctx context.Context, spec, configDir, policiesDir string, v *bundle.Verifier) (authz.Sources, error) {
 	if ref, ok := strings.CutPrefix(spec, GitPrefix); ok {
 		return gitSources(ctx, ref, configDir, policiesDir)
 	}
@@ -42,7 +43,7 @@ func BaseSources(ctx context.Context, spec, configDir, policiesDir string) (auth
 		return authz.Sources{}, fmt.Errorf("base: %w", err)
 	}
 	if !info.IsDir() {
-		b, err := bundle.Read(spec)
+		b, err := bundle.ReadVerified(spec, v)
 		if err != nil {
 			return authz.Sources{}, fmt.Errorf("base: %w", err)
 		}
