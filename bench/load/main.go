@@ -3,11 +3,15 @@
 // real tollgate binary and the bare baseline handler (bench/baseline), drives
 // both with wrk over loopback at 1, 16 and 64 connections, and prints
 // tokens/s, p50/p99 latency, server CPU per token and peak RSS, with the
-// ratio tollgate/baseline. It then loads and reloads 10,000 clients and
-// measures time, memory, and serving while reloading.
+// ratio tollgate/baseline. It then serves the same configuration with
+// --state memory and with --state redis:// (a redis-server of its own on
+// loopback) and compares tokens with and without rate_limit and
+// introspections, counting redis-server's CPU too. Last it loads and
+// reloads 10,000 clients and measures time, memory, and serving while
+// reloading.
 //
-// It needs wrk (Debian package wrk); it installs it with apt-get when it is
-// missing and it runs as root.
+// It needs wrk and redis-server (Debian packages wrk, redis-server); it
+// installs them with apt-get when they are missing and it runs as root.
 package main
 
 import (
@@ -35,10 +39,10 @@ func main() {
 	conns := flag.String("connections", "1,16,64", "connection counts to run")
 	rounds := flag.Int("rounds", 3, "runs per server and connection count, alternating servers; medians are reported")
 	bin := flag.String("tollgate", "bin/tollgate", "the tollgate binary")
-	only := flag.String("only", "", `run one part: "compare" (tollgate against the baseline) or "10k" (10,000 clients: load, memory, reloads)`)
+	only := flag.String("only", "", `run one part: "compare" (tollgate against the baseline), "state" (--state memory against --state redis://) or "10k" (10,000 clients: load, memory, reloads)`)
 	flag.Parse()
-	if *only != "" && *only != "compare" && *only != "10k" {
-		fmt.Fprintln(os.Stderr, `bench: --only: want "compare" or "10k"`)
+	if *only != "" && *only != "compare" && *only != "state" && *only != "10k" {
+		fmt.Fprintln(os.Stderr, `bench: --only: want "compare", "state" or "10k"`)
 		os.Exit(2)
 	}
 	if err := run(*bin, *duration, *conns, *rounds, *only); err != nil {
@@ -66,12 +70,17 @@ func run(bin string, duration time.Duration, connList string, rounds int, only s
 	}
 	defer os.RemoveAll(work)
 
-	if only != "10k" {
+	if only == "" || only == "compare" {
 		if err := compare(bin, work, duration, connList, rounds); err != nil {
 			return err
 		}
 	}
-	if only != "compare" {
+	if only == "" || only == "state" {
+		if err := stateCompare(bin, work, duration, connList, rounds); err != nil {
+			return err
+		}
+	}
+	if only == "" || only == "10k" {
 		return bigConfig(bin, work, duration, rounds)
 	}
 	return nil
@@ -89,13 +98,9 @@ func compare(bin, work string, duration time.Duration, connList string, rounds i
 		return err
 	}
 
-	var counts []int
-	for _, c := range strings.Split(connList, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(c))
-		if err != nil {
-			return fmt.Errorf("--connections: %v", err)
-		}
-		counts = append(counts, n)
+	counts, err := connCounts(connList)
+	if err != nil {
+		return err
 	}
 
 	fmt.Printf("machine: %d cores (GOMAXPROCS of the servers = all); wrk -t2, %s per run, loopback, load generator on the same cores\n", numCPU(), duration)
@@ -151,6 +156,19 @@ func compare(bin, work string, duration time.Duration, connList string, rounds i
 	fmt.Printf("peak RSS: baseline %d MiB, tollgate %d MiB (1,000 clients)\n\n",
 		rssKiB(base.cmd.Process.Pid, "VmHWM")>>10, rssKiB(tg.cmd.Process.Pid, "VmHWM")>>10)
 	return nil
+}
+
+// connCounts reads the --connections list.
+func connCounts(list string) ([]int, error) {
+	var counts []int
+	for _, c := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(c))
+		if err != nil {
+			return nil, fmt.Errorf("--connections: %v", err)
+		}
+		counts = append(counts, n)
+	}
+	return counts, nil
 }
 
 // median takes each figure's median over runs (errors are summed).
@@ -505,16 +523,24 @@ var (
 	reSockErr = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
 )
 
+// wrk drives url's token endpoint with a client_credentials request
+// authenticated with client_secret_basic.
 func wrk(url string, conns int, duration time.Duration, id, secret, params string) (result, error) {
+	body := "grant_type=client_credentials"
+	if params != "" {
+		body += "&" + params
+	}
+	return wrkPost(url+"/oauth2/token", conns, duration, id, secret, body)
+}
+
+// wrkPost drives endpoint with one form POST, repeated, authenticated with
+// HTTP Basic.
+func wrkPost(endpoint string, conns int, duration time.Duration, id, secret, body string) (result, error) {
 	script, err := os.CreateTemp("", "wrk-*.lua")
 	if err != nil {
 		return result{}, err
 	}
 	defer os.Remove(script.Name())
-	body := "grant_type=client_credentials"
-	if params != "" {
-		body += "&" + params
-	}
 	fmt.Fprintf(script, "wrk.method = \"POST\"\nwrk.body = %q\nwrk.headers[\"Content-Type\"] = \"application/x-www-form-urlencoded\"\nwrk.headers[\"Authorization\"] = \"Basic %s\"\n",
 		body, basic(id, secret))
 	script.Close()
@@ -523,7 +549,7 @@ func wrk(url string, conns int, duration time.Duration, id, secret, params strin
 		threads = conns
 	}
 	out, err := exec.Command("wrk", "-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns), "-d", duration.String(),
-		"--latency", "-s", script.Name(), url+"/oauth2/token").CombinedOutput()
+		"--latency", "-s", script.Name(), endpoint).CombinedOutput()
 	if err != nil {
 		return result{}, fmt.Errorf("wrk: %v\n%s", err, out)
 	}
