@@ -67,7 +67,8 @@ type stateLoad struct {
 // without rate_limit (no round trip to Redis), a token for a client with
 // a rate_limit (one script a token), and an introspection (one revocation
 // look-up). redis-server's own CPU is counted too, since with --state
-// redis:// it is part of what a request costs.
+// redis:// it is part of what a request costs, and so are the commands it
+// received, which show which path makes no round trip.
 func stateCompare(bin, work string, duration time.Duration, connList string, rounds int) error {
 	counts, err := connCounts(connList)
 	if err != nil {
@@ -145,11 +146,11 @@ func stateCompare(bin, work string, duration time.Duration, connList string, rou
 		}
 		fmt.Printf("%s\n", w.name)
 		cols := fmt.Sprintf("%8s %7s %7s %7s", "req/s", "p50", "p99", "cpu/req")
-		fmt.Printf("%-6s | %-32s | %-32s | %-13s |\n", "", "--state memory", "--state redis://", "redis-server")
-		fmt.Printf("%-6s | %s | %s | %13s | %s\n", "conns", cols, cols, "cpu/req", "redis/memory: req/s, cpu/req (tollgate + redis-server), p99")
+		fmt.Printf("%-6s | %-32s | %-32s | %-18s |\n", "", "--state memory", "--state redis://", "redis-server")
+		fmt.Printf("%-6s | %s | %s | %7s %10s | %s\n", "conns", cols, cols, "cpu/req", "cmds/req", "redis/memory: req/s, cpu/req (tollgate + redis-server), p99")
 		for _, c := range counts {
 			var m, r []result
-			var redisCPU []float64
+			var redisCPU, redisCmds []float64
 			for round := range rounds {
 				first := round%2 == 0
 				for i := range 2 {
@@ -160,20 +161,36 @@ func stateCompare(bin, work string, duration time.Duration, connList string, rou
 						}
 						m = append(m, res)
 					} else {
+						cmdsBefore, err := redisCommands(addr)
+						if err != nil {
+							return err
+						}
 						res, rc, err := red.run(c, duration, redisPid)
+						if err != nil {
+							return err
+						}
+						cmdsAfter, err := redisCommands(addr)
 						if err != nil {
 							return err
 						}
 						r = append(r, res)
 						redisCPU = append(redisCPU, float64(rc))
+						if total := res.rps * duration.Seconds(); total > 0 {
+							// Less the INFO that read the count.
+							redisCmds = append(redisCmds, float64(cmdsAfter-cmdsBefore-1)/total)
+						}
 					}
 				}
 			}
 			mm, rm := median(m), median(r)
 			rcpu := time.Duration(medianOf(redisCPU))
-			fmt.Printf("%-6d | %8.0f %7s %7s %7s | %8.0f %7s %7s %7s | %13s | %.2f, %.2f, %.2f\n", c,
+			var cmds float64
+			if len(redisCmds) > 0 {
+				cmds = medianOf(redisCmds)
+			}
+			fmt.Printf("%-6d | %8.0f %7s %7s %7s | %8.0f %7s %7s %7s | %7s %10.2f | %.2f, %.2f, %.2f\n", c,
 				mm.rps, short(mm.p50), short(mm.p99), short(mm.cpuPerTok),
-				rm.rps, short(rm.p50), short(rm.p99), short(rm.cpuPerTok), short(rcpu),
+				rm.rps, short(rm.p50), short(rm.p99), short(rm.cpuPerTok), short(rcpu), cmds,
 				rm.rps/mm.rps, float64(rm.cpuPerTok+rcpu)/float64(mm.cpuPerTok), float64(rm.p99)/float64(mm.p99))
 			if mm.errors+rm.errors > 0 {
 				fmt.Printf("       non-2xx or socket errors: memory %d, redis %d\n", mm.errors, rm.errors)
@@ -262,6 +279,40 @@ func fetchToken(base, id, sec, audience string) (string, error) {
 		return "", fmt.Errorf("token request for the introspection: no access_token")
 	}
 	return body.AccessToken, nil
+}
+
+// redisCommands reads redis-server's count of commands processed (INFO
+// stats), to show which requests reach it at all. The count takes in the
+// calls a script makes, so one script run counts for more than one.
+func redisCommands(addr string) (int64, error) {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte("INFO stats\r\n")); err != nil {
+		return 0, err
+	}
+	rd := bufio.NewReader(c)
+	head, err := rd.ReadString('\n')
+	if err != nil || !strings.HasPrefix(head, "$") {
+		return 0, fmt.Errorf("redis INFO: unexpected answer %q", head)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(head[1:]))
+	if err != nil {
+		return 0, fmt.Errorf("redis INFO: %v", err)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(rd, body); err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(body), "\r\n") {
+		if v, ok := strings.CutPrefix(line, "total_commands_processed:"); ok {
+			return strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("redis INFO: no total_commands_processed")
 }
 
 // ensureRedis installs redis-server (Debian's package) when it is missing,
