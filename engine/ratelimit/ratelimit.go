@@ -121,6 +121,34 @@ func DefaultThrottleConfig() ThrottleConfig {
 	}
 }
 
+// WithDefaults returns cfg with its zero fields set as NewThrottle sets
+// them, for a store that keeps the same buckets elsewhere.
+func (cfg ThrottleConfig) WithDefaults() ThrottleConfig {
+	def := DefaultThrottleConfig()
+	if cfg.Burst <= 0 {
+		cfg.Burst = def.Burst
+	}
+	if cfg.Every <= 0 {
+		cfg.Every = def.Every
+	}
+	if cfg.AddrBurst <= 0 {
+		cfg.AddrBurst = cfg.Burst * 10
+	}
+	if cfg.AddrEvery <= 0 {
+		cfg.AddrEvery = cfg.Every / 10
+	}
+	if cfg.FailBurst <= 0 {
+		cfg.FailBurst = cfg.AddrBurst
+	}
+	if cfg.FailEvery <= 0 {
+		cfg.FailEvery = cfg.AddrEvery
+	}
+	if cfg.MaxKeys <= 0 {
+		cfg.MaxKeys = def.MaxKeys
+	}
+	return cfg
+}
+
 // Throttle counts failed client authentication per (client id, address)
 // and per address. Each count is a token bucket: a guess takes a token
 // before its key derivation runs, so concurrent guesses cannot all pass a
@@ -155,28 +183,7 @@ func (b *bucketState) refill(now time.Time) {
 
 // NewThrottle returns a Throttle; zero fields of cfg take the defaults.
 func NewThrottle(cfg ThrottleConfig) *Throttle {
-	def := DefaultThrottleConfig()
-	if cfg.Burst <= 0 {
-		cfg.Burst = def.Burst
-	}
-	if cfg.Every <= 0 {
-		cfg.Every = def.Every
-	}
-	if cfg.AddrBurst <= 0 {
-		cfg.AddrBurst = cfg.Burst * 10
-	}
-	if cfg.AddrEvery <= 0 {
-		cfg.AddrEvery = cfg.Every / 10
-	}
-	if cfg.FailBurst <= 0 {
-		cfg.FailBurst = cfg.AddrBurst
-	}
-	if cfg.FailEvery <= 0 {
-		cfg.FailEvery = cfg.AddrEvery
-	}
-	if cfg.MaxKeys <= 0 {
-		cfg.MaxKeys = def.MaxKeys
-	}
+	cfg = cfg.WithDefaults()
 	t := &Throttle{cfg: cfg}
 	for i := range t.shards {
 		t.shards[i].entries = make(map[string]*bucketState)
@@ -184,8 +191,9 @@ func NewThrottle(cfg ThrottleConfig) *Throttle {
 	return t
 }
 
-// addrKey groups IPv6 addresses by /64: one host usually owns a whole /64.
-func addrKey(remoteAddr string) string {
+// AddressKey is what remoteAddr is throttled as: IPv6 addresses are
+// grouped by /64, since one host usually owns a whole /64.
+func AddressKey(remoteAddr string) string {
 	if ip, err := netip.ParseAddr(remoteAddr); err == nil && ip.Is6() && !ip.Is4In6() {
 		prefix, _ := ip.Prefix(64)
 		return prefix.String()
@@ -210,7 +218,7 @@ type Reservation struct {
 // remoteAddr, before the key derivation runs. When either bucket is
 // empty it takes none and says how long to wait.
 func (t *Throttle) Reserve(clientID, remoteAddr string, now time.Time) (r Reservation, ok bool, retryAfter time.Duration) {
-	addr := addrKey(remoteAddr)
+	addr := AddressKey(remoteAddr)
 	r = Reservation{t: t, pair: pairKey(clientID, addr), addr: guessKey(addr)}
 	if wait, ok := t.take(r.pair, t.cfg.Burst, t.cfg.Every, now); !ok {
 		return Reservation{}, false, wait
@@ -238,7 +246,7 @@ func (r Reservation) Refund(forgive bool) {
 // reports whether the address has failed too often, and so should be
 // answered 429 with retryAfter.
 func (t *Throttle) Failed(remoteAddr string, now time.Time) (throttled bool, retryAfter time.Duration) {
-	wait, ok := t.take(failKey(addrKey(remoteAddr)), t.cfg.FailBurst, t.cfg.FailEvery, now)
+	wait, ok := t.take(failKey(AddressKey(remoteAddr)), t.cfg.FailBurst, t.cfg.FailEvery, now)
 	return !ok, wait
 }
 

@@ -26,6 +26,9 @@ type Options struct {
 	// package's constants.
 	MaxRevocationsPerClient int
 	MaxAssertionsPerClient  int
+	// Throttle configures the failed-authentication throttle; zero fields
+	// take ratelimit's defaults.
+	Throttle ratelimit.ThrottleConfig
 	// Now is the clock; tests set it.
 	Now func() time.Time
 }
@@ -53,8 +56,10 @@ type Local struct {
 	// limiter is in memory only: buckets refill within their period, so
 	// a restart forgets little.
 	limiter *ratelimit.Limiter
-	lock    *os.File
-	loaded  Loaded
+	// throttle is in memory only too, and bounded in keys.
+	throttle *ratelimit.Throttle
+	lock     *os.File
+	loaded   Loaded
 }
 
 // Loaded says what Open found in the files of its Dir.
@@ -81,6 +86,7 @@ func Open(opts Options) (*Local, error) {
 		revocations: &revocationSet{clients: map[string]*clientRevocations{}, max: opts.MaxRevocationsPerClient},
 		assertions:  &replaySet{clients: map[string]map[jtiKey]int64{}, max: opts.MaxAssertionsPerClient},
 		limiter:     ratelimit.NewLimiter(),
+		throttle:    ratelimit.NewThrottle(opts.Throttle),
 	}
 	if opts.Dir == "" {
 		return l, nil
@@ -148,6 +154,28 @@ func (l *Local) Use(_ context.Context, client, jti string, until time.Time) erro
 func (l *Local) Allow(_ context.Context, client string, r model.Rate, now time.Time) (bool, time.Duration, error) {
 	ok, retryAfter := l.limiter.Allow(client, &r, now)
 	return ok, retryAfter, nil
+}
+
+// Reserve implements Throttles.
+func (l *Local) Reserve(_ context.Context, client, remoteAddr string, now time.Time) (Reservation, bool, time.Duration, error) {
+	r, ok, retryAfter := l.throttle.Reserve(client, remoteAddr, now)
+	if !ok {
+		return nil, false, retryAfter, nil
+	}
+	return localReservation{r}, true, 0, nil
+}
+
+type localReservation struct{ r ratelimit.Reservation }
+
+func (r localReservation) Refund(_ context.Context, forgive bool) error {
+	r.r.Refund(forgive)
+	return nil
+}
+
+// Failed implements Throttles.
+func (l *Local) Failed(_ context.Context, remoteAddr string, now time.Time) (bool, time.Duration, error) {
+	throttled, retryAfter := l.throttle.Failed(remoteAddr, now)
+	return throttled, retryAfter, nil
 }
 
 // record is one line of a file: a revoked token (Client, JTI, Exp), a

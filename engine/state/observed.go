@@ -15,6 +15,7 @@ const (
 	OpSeen      = "seen"
 	OpUse       = "use"
 	OpRateLimit = "rate_limit"
+	OpThrottle  = "throttle"
 )
 
 // Observed returns st with each failure of the store itself reported to
@@ -60,4 +61,26 @@ func (o *observed) Use(ctx context.Context, client, jti string, until time.Time)
 func (o *observed) Allow(ctx context.Context, client string, r model.Rate, now time.Time) (bool, time.Duration, error) {
 	ok, retry, err := o.st.Allow(ctx, client, r, now)
 	return ok, retry, o.check(ctx, OpRateLimit, err)
+}
+
+func (o *observed) Reserve(ctx context.Context, client, remoteAddr string, now time.Time) (Reservation, bool, time.Duration, error) {
+	r, ok, retry, err := o.st.Reserve(ctx, client, remoteAddr, now)
+	if r != nil {
+		r = observedReservation{r: r, o: o}
+	}
+	return r, ok, retry, o.check(ctx, OpThrottle, err)
+}
+
+type observedReservation struct {
+	r Reservation
+	o *observed
+}
+
+func (r observedReservation) Refund(ctx context.Context, forgive bool) error {
+	return r.o.check(ctx, OpThrottle, r.r.Refund(ctx, forgive))
+}
+
+func (o *observed) Failed(ctx context.Context, remoteAddr string, now time.Time) (bool, time.Duration, error) {
+	throttled, retry, err := o.st.Failed(ctx, remoteAddr, now)
+	return throttled, retry, o.check(ctx, OpThrottle, err)
 }

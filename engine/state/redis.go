@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9/logging"
 
 	"github.com/tollgate-dev/tollgate/engine/model"
+	"github.com/tollgate-dev/tollgate/engine/ratelimit"
 )
 
 // DefaultRedisTimeout bounds each call to Redis: a request that needs the
@@ -35,6 +37,9 @@ type RedisOptions struct {
 	// Timeout bounds each call; default DefaultRedisTimeout, unless the
 	// URL says otherwise.
 	Timeout time.Duration
+	// Throttle configures the failed-authentication throttle, as for
+	// Local; every replica must be given the same.
+	Throttle ratelimit.ThrottleConfig
 	// Now is the clock of revocations and used assertions; tests set it.
 	// Every replica's clock is used as it is: they must agree to within
 	// a fraction of a second (NTP), as they must for the tokens' exp.
@@ -44,7 +49,8 @@ type RedisOptions struct {
 // Redis is the state of a fleet, on a Redis (6 or later) or Valkey server
 // that every replica shares: a token revoked at one is revoked at all, an
 // assertion used at one is refused by all, and a client's rate limit is
-// one bucket for the fleet. Every change is one Lua script, atomic in
+// one bucket for the fleet, as are the failed-authentication throttles.
+// Every change is one Lua script, atomic in
 // Redis, never a read then a write. Each client's keys share a hash tag,
 // so that a script's keys are in one slot of a Redis Cluster.
 //
@@ -56,6 +62,14 @@ type RedisOptions struct {
 //	tollgate:{C}:jtis        sorted set: hash of a used assertion jti -> last second it counts
 //	tollgate:{C}:rate:N/P    the rate limit's theoretical arrival time (GCRA, Unix µs)
 //
+// and, for an address A (of ratelimit.AddressKey) and a client id I, by
+// hashes of them, since either may be chosen by the caller, each a
+// theoretical arrival time as for the rate limit:
+//
+//	tollgate:throttle:{h(A)}:pair:h(I,A)  guesses at I's secret from A
+//	tollgate:throttle:{h(A)}:guess        guesses at any id's secret from A
+//	tollgate:throttle:{h(A)}:fail         failed authentications from A
+//
 // Each key expires when nothing in it is live any more, except the
 // cut-off, which is kept like Local's: one number per client that ever
 // overflowed its bound.
@@ -65,6 +79,7 @@ type Redis struct {
 	maxRevocations int
 	maxAssertions  int
 	timeout        time.Duration
+	throttle       ratelimit.ThrottleConfig
 	now            func() time.Time
 }
 
@@ -104,6 +119,7 @@ func OpenRedis(opts RedisOptions) (*Redis, error) {
 		maxRevocations: opts.MaxRevocationsPerClient,
 		maxAssertions:  opts.MaxAssertionsPerClient,
 		timeout:        opts.Timeout,
+		throttle:       opts.Throttle.WithDefaults(),
 		now:            opts.Now,
 	}, nil
 }
@@ -357,4 +373,126 @@ func (r *Redis) Allow(ctx context.Context, client string, rate model.Rate, now t
 		return true, 0, nil
 	}
 	return false, time.Duration(res[1]) * time.Microsecond, nil
+}
+
+// reserveScript takes one token from a guess's pair bucket and its
+// address's, both or neither: GCRA, as allowScript, on two keys at once.
+// Refused, it says how long until the emptier bucket has a token.
+// KEYS: pair, guess. ARGV: now, pair interval, pair burst, address
+// interval, address burst (µs, counts).
+var reserveScript = redis.NewScript(`
+local now = tonumber(ARGV[1])
+local function after(key, interval, burst)
+  local tat = tonumber(redis.call('GET', key) or ARGV[1])
+  if tat < now then
+    tat = now
+  end
+  return tat + interval, now + interval * burst
+end
+local pair, pairLimit = after(KEYS[1], tonumber(ARGV[2]), tonumber(ARGV[3]))
+if pair > pairLimit then
+  return {0, pair - pairLimit}
+end
+local guess, guessLimit = after(KEYS[2], tonumber(ARGV[4]), tonumber(ARGV[5]))
+if guess > guessLimit then
+  return {0, guess - guessLimit}
+end
+redis.call('SET', KEYS[1], string.format('%d', pair), 'PX', string.format('%d', math.ceil((pair - now) / 1000)))
+redis.call('SET', KEYS[2], string.format('%d', guess), 'PX', string.format('%d', math.ceil((guess - now) / 1000)))
+return {1, 0}
+`)
+
+// refundScript gives a reservation's tokens back: each arrival time moves
+// one interval back, and a bucket full again is deleted; forgive deletes
+// the pair's outright.
+// KEYS: pair, guess. ARGV: now, pair interval, address interval (µs),
+// forgive (1 or 0).
+var refundScript = redis.NewScript(`
+local now = tonumber(ARGV[1])
+local function give(key, interval)
+  local tat = tonumber(redis.call('GET', key) or '0') - interval
+  if tat <= now then
+    redis.call('DEL', key)
+  else
+    redis.call('SET', key, string.format('%d', tat), 'PX', string.format('%d', math.ceil((tat - now) / 1000)))
+  end
+end
+if ARGV[4] == '1' then
+  redis.call('DEL', KEYS[1])
+else
+  give(KEYS[1], tonumber(ARGV[2]))
+end
+give(KEYS[2], tonumber(ARGV[3]))
+return 1
+`)
+
+// throttleKeys name an address's buckets, and a pair's when client is
+// not empty. The address and the id are hashed: both may be the
+// caller's choice, and neither is kept as sent. The address's hash is
+// the hash tag, so that a reservation's two keys are in one slot.
+func throttleKeys(client, remoteAddr string) (pair, guess, fail string) {
+	addr := ratelimit.AddressKey(remoteAddr)
+	a := sha256.Sum256([]byte(addr))
+	prefix := "tollgate:throttle:{" + hex.EncodeToString(a[:12]) + "}:"
+	p := sha256.Sum256([]byte(addr + "\x00" + client))
+	return prefix + "pair:" + hex.EncodeToString(p[:16]), prefix + "guess", prefix + "fail"
+}
+
+// minThrottleWait is the shortest Retry-After of a throttle, as
+// ratelimit.Throttle's.
+const minThrottleWait = time.Second
+
+// Reserve implements Throttles.
+func (r *Redis) Reserve(ctx context.Context, client, remoteAddr string, now time.Time) (Reservation, bool, time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	pair, guess, _ := throttleKeys(client, remoteAddr)
+	c := r.throttle
+	res, err := reserveScript.Run(ctx, r.client, []string{pair, guess},
+		now.UnixMicro(), c.Every.Microseconds(), c.Burst, c.AddrEvery.Microseconds(), c.AddrBurst).Int64Slice()
+	if err != nil {
+		return nil, false, 0, fmt.Errorf("redis: taking a failed-authentication throttle token: %w", err)
+	}
+	if res[0] != 1 {
+		return nil, false, max(time.Duration(res[1])*time.Microsecond, minThrottleWait), nil
+	}
+	return &redisReservation{r: r, pair: pair, guess: guess, at: now}, true, 0, nil
+}
+
+type redisReservation struct {
+	r           *Redis
+	pair, guess string
+	at          time.Time
+}
+
+func (res *redisReservation) Refund(ctx context.Context, forgive bool) error {
+	r := res.r
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	f := 0
+	if forgive {
+		f = 1
+	}
+	err := refundScript.Run(ctx, r.client, []string{res.pair, res.guess},
+		res.at.UnixMicro(), r.throttle.Every.Microseconds(), r.throttle.AddrEvery.Microseconds(), f).Err()
+	if err != nil {
+		return fmt.Errorf("redis: giving a failed-authentication throttle token back: %w", err)
+	}
+	return nil
+}
+
+// Failed implements Throttles: allowScript on the address's failures.
+func (r *Redis) Failed(ctx context.Context, remoteAddr string, now time.Time) (bool, time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	_, _, fail := throttleKeys("", remoteAddr)
+	res, err := allowScript.Run(ctx, r.client, []string{fail},
+		now.UnixMicro(), r.throttle.FailEvery.Microseconds(), r.throttle.FailBurst).Int64Slice()
+	if err != nil {
+		return false, 0, fmt.Errorf("redis: counting a failed authentication: %w", err)
+	}
+	if res[0] == 1 {
+		return false, 0, nil
+	}
+	return true, max(time.Duration(res[1])*time.Microsecond, minThrottleWait), nil
 }

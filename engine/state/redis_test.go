@@ -65,6 +65,54 @@ func TestRedisKeysExpireWithWhatTheyHold(t *testing.T) {
 	}
 }
 
+// TestRedisThrottleKeysAreBoundedAndExpire: the throttle keeps neither
+// the client id nor the address as sent, only hashes of bounded length,
+// and each key expires when its bucket is full again; a forgiven pair
+// and a bucket refunded to full leave nothing.
+func TestRedisThrottleKeysAreBoundedAndExpire(t *testing.T) {
+	srv := redistest.Shared(t)
+	clk := newClock()
+	st := openRedis(t, srv.URL(), clk, bounds{})
+	id := strings.Repeat("caller-chosen-id-", 8)
+	const addr = "203.0.113.77"
+	r, ok, _, err := st.Reserve(ctx, id, addr, clk.now())
+	if err != nil || !ok {
+		t.Fatalf("Reserve: %v %v", ok, err)
+	}
+	if _, _, err := st.Failed(ctx, addr, clk.now()); err != nil {
+		t.Fatal(err)
+	}
+	rdb := srv.Client(t)
+	keys, err := rdb.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 3 {
+		t.Errorf("keys %q, want the pair's, the address's guesses and its failures", keys)
+	}
+	// A bucket holds burst tokens earning one back every interval: its
+	// key lives one interval after a token is taken.
+	most := map[string]time.Duration{":pair:": 2 * time.Second, ":guess": 200 * time.Millisecond, ":fail": 200 * time.Millisecond}
+	for _, key := range keys {
+		if strings.Contains(key, "caller-chosen") || strings.Contains(key, addr) || len(key) > 96 {
+			t.Errorf("key %q keeps what the caller sent, or is long", key)
+		}
+		for part, d := range most {
+			if strings.Contains(key, part) {
+				if ttl, err := rdb.PTTL(ctx, key).Result(); err != nil || ttl <= 0 || ttl > d {
+					t.Errorf("%s: TTL %s (%v), want in (0, %s]", key, ttl, err, d)
+				}
+			}
+		}
+	}
+	if err := r.Refund(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if keys, _ := rdb.Keys(ctx, "*").Result(); len(keys) != 1 || !strings.HasSuffix(keys[0], ":fail") {
+		t.Errorf("after the holder's refund, keys %q, want only the failures'", keys)
+	}
+}
+
 // TestRedisUnreachableFailsFast: with no Redis at the address, every call
 // fails within about its timeout: a request waits no longer than that to
 // be refused.
@@ -89,6 +137,8 @@ func TestRedisUnreachableFailsFast(t *testing.T) {
 			_, _, err := st.Allow(ctx, "c", model.Rate{Count: 1, Per: time.Second}, clk.now())
 			return err
 		},
+		"Reserve": func() error { _, _, _, err := st.Reserve(ctx, "c", "203.0.113.7", clk.now()); return err },
+		"Failed":  func() error { _, _, err := st.Failed(ctx, "203.0.113.7", clk.now()); return err },
 	}
 	for name, call := range calls {
 		start := time.Now()

@@ -1,6 +1,6 @@
 // Package state holds what tollgate remembers between requests besides its
-// configuration: the tokens revoked, the client assertions already used
-// and the clients' rate limits. Each is a small interface, so that Redis,
+// configuration: the tokens revoked, the client assertions already used,
+// the clients' rate limits and the failed-authentication throttles. Each is a small interface, so that Redis,
 // a store shared by several replicas, can stand in for Local, the one a
 // single process keeps in memory and, given a folder, in files that
 // survive a restart.
@@ -59,14 +59,41 @@ type RateLimits interface {
 	Allow(ctx context.Context, client string, r model.Rate, now time.Time) (ok bool, retryAfter time.Duration, err error)
 }
 
-// Store is all of the state: what a Service is given. The failed
-// authentication throttles are not in it yet: each process keeps its own
-// (engine/ratelimit.Throttle); a Throttles interface joins here when they
-// are shared too.
+// Throttles slow repeated failed client authentication (SPEC §6), with
+// the buckets and rules of engine/ratelimit.Throttle: per client id and
+// address for the guesses at a person's secret, taken before the key
+// derivation runs; per address for those guesses over all ids; and per
+// address for failures of any kind. A store shared by replicas holds one
+// set of buckets for the whole fleet, so that a guesser spreading guesses
+// over replicas gets one budget, not one per replica.
+type Throttles interface {
+	// Reserve takes a token for one guess at client's secret from
+	// remoteAddr at now, from the pair's bucket and the address's, before
+	// the key derivation runs. When either is empty it takes none: ok is
+	// false and retryAfter says how long to wait. An error means the
+	// throttle could not be consulted (the caller refuses the guess).
+	Reserve(ctx context.Context, client, remoteAddr string, now time.Time) (r Reservation, ok bool, retryAfter time.Duration, err error)
+	// Failed records a failed authentication of any kind from remoteAddr
+	// and reports whether the address has failed too often, and so should
+	// be answered 429 with retryAfter.
+	Failed(ctx context.Context, remoteAddr string, now time.Time) (throttled bool, retryAfter time.Duration, err error)
+}
+
+// Reservation is one guess's tokens, taken by Throttles.Reserve.
+type Reservation interface {
+	// Refund gives the tokens back: the guess was never checked, or it
+	// was the holder's secret; with forgive, the pair's earlier failures
+	// are forgotten too. The address's stay, so that a client that knows
+	// its own secret cannot launder guesses at others'.
+	Refund(ctx context.Context, forgive bool) error
+}
+
+// Store is all of the state: what a Service is given.
 type Store interface {
 	Revocations
 	Replay
 	RateLimits
+	Throttles
 }
 
 // ErrReplayed is Use's answer to a jti used before.
