@@ -75,7 +75,7 @@ docs/bundles.md.`,
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to drain in-flight requests on SIGTERM")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "folder to keep revocations and used client assertion ids in, so they survive a restart (one server per folder); default: memory only")
 	f.StringSliceVar(&trustedProxies, "trusted-proxies", nil, "CIDR,...: reverse proxies whose X-Forwarded-For (or Forwarded) names the client's address, for throttling and the audit log")
-	f.StringVar(&cfg.State, "state", "memory", "where revocations, used client assertion ids and rate limits live: memory (this process), or redis://HOST:PORT or rediss://... shared by every replica (docs/fleet.md)")
+	f.StringVar(&cfg.State, "state", "memory", "where revocations, used client assertion ids, rate limits and failed-authentication throttles live: memory (this process), or redis://HOST:PORT or rediss://... shared by every replica (docs/fleet.md)")
 	f.DurationVar(&cfg.ShutdownDelay, "shutdown-delay", 0, "after SIGTERM, keep serving this long with /readyz failing before closing the listener")
 	return cmd
 }

@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
 	"time"
@@ -53,7 +54,7 @@ func errInvalidClient() *oauth.Error {
 // Why an authentication failed travels as the error's Cause, for the
 // audit log; the caller only ever learns that it failed, in the same
 // words whatever the reason.
-func (s *Service) authenticate(snap *Snapshot, creds Credentials, remoteAddr string, allowServers bool) (clientauth.Principal, error) {
+func (s *Service) authenticate(ctx context.Context, snap *Snapshot, creds Credentials, remoteAddr string, allowServers bool) (clientauth.Principal, error) {
 	if creds.Method == model.AuthPrivateKeyJWT && creds.ID == "" {
 		id, err := assertion.ClientID(creds.Assertion)
 		if err != nil {
@@ -81,7 +82,7 @@ func (s *Service) authenticate(snap *Snapshot, creds Credentials, remoteAddr str
 		res = snap.secrets.AuthenticateCertificate(creds.ID, creds.Certificate)
 	default:
 		res = snap.secrets.Authenticate(creds.ID, creds.Secret, now, func() (func(bool), error) {
-			return s.admitDerivation(creds.ID, remoteAddr, now)
+			return s.admitDerivation(ctx, creds.ID, remoteAddr, now)
 		})
 	}
 	if res.Err != nil {
@@ -110,7 +111,10 @@ func (s *Service) authenticate(snap *Snapshot, creds Credentials, remoteAddr str
 	}
 	e := errInvalidClient()
 	e.Cause = errors.New(reason)
-	if throttled, retry := s.throttle.Failed(remoteAddr, now); throttled {
+	// With the store unreachable the failure is answered 401 all the
+	// same, uncounted: counting only turns a 401 into a 429, and the
+	// store's error is counted and logged by state.Observed.
+	if throttled, retry, err := s.throttles.Failed(ctx, remoteAddr, now); err == nil && throttled {
 		e = errThrottled(retry)
 		e.Cause = errors.New(reason + "; this address failed too often, so the answer is 429")
 	}
@@ -138,16 +142,23 @@ func errThrottled(retry time.Duration) *oauth.Error {
 // the derivations running at once stay within the cores (each argon2id
 // one holds its memory cost). Past the throttle the answer is 429; with
 // every slot busy past its wait, 503. A derivation that finds the
-// holder's secret gives its token back and forgives the pair.
-func (s *Service) admitDerivation(id, remoteAddr string, now time.Time) (func(matched bool), error) {
-	r, ok, retry := s.throttle.Reserve(id, remoteAddr, now)
-	if !ok {
+// holder's secret gives its token back and forgives the pair. With the
+// throttle's store unreachable the derivation does not run (503): a
+// guess that cannot be counted is not checked, or a guesser would only
+// have to wait for an outage.
+func (s *Service) admitDerivation(ctx context.Context, id, remoteAddr string, now time.Time) (func(matched bool), error) {
+	r, ok, retry, err := s.throttles.Reserve(ctx, id, remoteAddr, now)
+	switch {
+	case err != nil:
+		return nil, errStateUnavailable("the failed-authentication throttle could not be consulted", err)
+	case !ok:
 		e := errThrottled(retry)
 		e.Cause = errGuessesThrottled
 		return nil, e
 	}
 	if !s.kdf.Acquire() {
-		r.Refund(false)
+		// A refund that fails leaves the token spent: it only slows.
+		_ = r.Refund(ctx, false)
 		e := oauth.New(oauth.TemporarilyUnavail, "the server is busy; retry later")
 		e.RetryAfter = 1
 		e.Cause = errDerivationsBusy
@@ -156,7 +167,7 @@ func (s *Service) admitDerivation(id, remoteAddr string, now time.Time) (func(ma
 	return func(matched bool) {
 		s.kdf.Release()
 		if matched {
-			r.Refund(true)
+			_ = r.Refund(ctx, true)
 		}
 	}, nil
 }

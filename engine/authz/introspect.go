@@ -68,7 +68,7 @@ func (s *Service) Introspect(ctx context.Context, req *TokenOpRequest) (*Introsp
 		ev.Outcome, ev.Error = "error", oauth.InvalidRequest
 		return nil, oauth.New(oauth.InvalidRequest, "token is required")
 	}
-	principal, err := s.authenticate(snap, req.Credentials, req.RemoteAddr, true)
+	principal, err := s.authenticate(ctx, snap, req.Credentials, req.RemoteAddr, true)
 	if err != nil {
 		ev.Outcome, ev.Error, ev.Reasons = "error", oauth.As(err).Code, authFailureReasons(err)
 		return nil, err
@@ -205,7 +205,7 @@ func (s *Service) Revoke(ctx context.Context, req *TokenOpRequest) error {
 		ev.Outcome, ev.Error = "error", "unsupported_token_type"
 		return &oauth.Error{Code: "unsupported_token_type", Description: "only access tokens exist here"}
 	}
-	principal, err := s.authenticate(snap, req.Credentials, req.RemoteAddr, false)
+	principal, err := s.authenticate(ctx, snap, req.Credentials, req.RemoteAddr, false)
 	if err != nil {
 		ev.Outcome, ev.Error, ev.Reasons = "error", oauth.As(err).Code, authFailureReasons(err)
 		return err

@@ -84,7 +84,7 @@ func (s *Service) issue(ctx context.Context, snap *Snapshot, req *TokenRequest, 
 	if err := checkResources(req.Resource); err != nil {
 		return nil, nil, err
 	}
-	principal, err := s.authenticate(snap, req.Credentials, req.RemoteAddr, false)
+	principal, err := s.authenticate(ctx, snap, req.Credentials, req.RemoteAddr, false)
 	if err != nil {
 		return nil, nil, err
 	}

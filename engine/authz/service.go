@@ -24,9 +24,8 @@ type Service struct {
 	current atomic.Pointer[Snapshot]
 	// keys are swapped on their own: the keys folder reloads apart from
 	// the configuration.
-	keys     atomic.Pointer[token.KeySet]
-	issuer   string
-	throttle *ratelimit.Throttle
+	keys   atomic.Pointer[token.KeySet]
+	issuer string
 	// kdf bounds the argon2id/bcrypt derivations running at once.
 	kdf *ratelimit.Slots
 	// assertions remembers the private_key_jwt assertions already used,
@@ -36,9 +35,11 @@ type Service struct {
 	observer   Observer
 	log        *slog.Logger
 	now        func() time.Time
-	// revocations and rate limits outlive reloads too.
+	// revocations, rate limits and failed-authentication throttles
+	// outlive reloads too.
 	revocations state.Revocations
 	rateLimits  state.RateLimits
+	throttles   state.Throttles
 }
 
 // Options configure a Service. Keys is required; the rest have defaults.
@@ -46,15 +47,15 @@ type Options struct {
 	Keys *token.KeySet
 	// Issuer is used when the settings block names none: "http://" + the
 	// listen address, decided by whoever serves.
-	Issuer   string
-	Audit    *audit.Logger
-	Throttle *ratelimit.Throttle
+	Issuer string
+	Audit  *audit.Logger
 	// KDFSlots bounds the key derivations running at once; nil means
 	// ratelimit.DefaultSlots.
 	KDFSlots *ratelimit.Slots
 	Observer Observer
-	// State keeps revocations, used assertion ids and rate limits; nil
-	// keeps them in memory (state.Open without a Dir).
+	// State keeps revocations, used assertion ids, rate limits and the
+	// failed-authentication throttles; nil keeps them in memory
+	// (state.Open without a Dir).
 	State state.Store
 	// Log is the server log, for what the operator must see that is no
 	// audit line's business alone (a policy that fails). Default: none.
@@ -67,15 +68,11 @@ type Options struct {
 func NewService(snap *Snapshot, opts Options) *Service {
 	s := &Service{
 		issuer:   opts.Issuer,
-		throttle: opts.Throttle,
 		kdf:      opts.KDFSlots,
 		audit:    opts.Audit,
 		observer: opts.Observer,
 		log:      opts.Log,
 		now:      opts.Now,
-	}
-	if s.throttle == nil {
-		s.throttle = ratelimit.NewThrottle(ratelimit.DefaultThrottleConfig())
 	}
 	if s.kdf == nil {
 		s.kdf = ratelimit.DefaultSlots()
@@ -96,7 +93,7 @@ func NewService(snap *Snapshot, opts Options) *Service {
 	if st == nil {
 		st, _ = state.Open(state.Options{Now: s.now}) // in memory: cannot fail
 	}
-	s.revocations, s.rateLimits = st, st
+	s.revocations, s.rateLimits, s.throttles = st, st, st
 	s.assertions = assertion.NewVerifierWith(st, s.now)
 	s.current.Store(snap)
 	s.keys.Store(opts.Keys)

@@ -89,9 +89,9 @@ func New() *Metrics {
 	}, []string{"result"})
 	m.stateErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tollgate_state_errors_total",
-		Help: "Failed calls to the state store (Redis with --state redis://), by operation: revoke, revoked, seen, use, rate_limit, ping.",
+		Help: "Failed calls to the state store (Redis with --state redis://), by operation: revoke, revoked, seen, use, rate_limit, throttle, ping.",
 	}, []string{"op"})
-	for _, op := range []string{"revoke", "revoked", "seen", "use", "rate_limit", "ping"} {
+	for _, op := range []string{"revoke", "revoked", "seen", "use", "rate_limit", "throttle", "ping"} {
 		m.stateErrors.WithLabelValues(op) // every series exists from the start, at 0
 	}
 	m.stateUp = prometheus.NewGauge(prometheus.GaugeOpts{

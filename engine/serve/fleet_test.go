@@ -38,7 +38,8 @@ type fleet struct {
 
 // newFleet starts n replicas sharing a redis-server that keeps its data
 // across its own restarts. "limited" may get rate tokens (e.g. "10/m").
-func newFleet(t *testing.T, n int, rate string) *fleet {
+// Each setup may add to the configuration folder before they start.
+func newFleet(t *testing.T, n int, rate string, setup ...func(dir string)) *fleet {
 	t.Helper()
 	redis := redistest.Start(t, redistest.Options{Persist: true})
 	dir, key := keyClientConfig(t)
@@ -48,6 +49,9 @@ func newFleet(t *testing.T, n int, rate string) *fleet {
   rate_limit = %q
 }
 `, secret.SHA256Hash(limitedSecret), rate))
+	for _, f := range setup {
+		f(dir)
+	}
 	keys := t.TempDir()
 	signing, err := token.GenerateKey("ES256")
 	if err != nil {
@@ -209,6 +213,46 @@ func TestFleetRateLimitHoldsAcrossReplicas(t *testing.T) {
 	}
 }
 
+// TestFleetThrottlesGuessesAsOneBudget: guesses at a person's secret
+// spread over the replicas spend one budget (SPEC §8): from one address,
+// the burst of 10 across A and B, then 429 at either, however they are
+// spread; the holder of the secret, from another address, gets its token
+// at both. The tolerance is what refills during the test itself: one
+// guess per 2 s.
+func TestFleetThrottlesGuessesAsOneBudget(t *testing.T) {
+	f := newFleet(t, 2, "100/m", func(dir string) { personClient(t, dir, "person", personSecret) })
+	guesser, holder := from(hostB), from(hostA)
+	start := time.Now()
+	passed := 0
+	for i := range 40 {
+		got := ask(t, guesser, f.replicas[i%2].url, "/oauth2/token", grant, "person", fmt.Sprint("guess-", i), nil)
+		if got.status == http.StatusTooManyRequests {
+			if got.retryAfter == "" {
+				t.Error("429 without Retry-After")
+			}
+			break
+		}
+		if got.status != http.StatusUnauthorized {
+			t.Fatalf("guess %d at replica %d: %d %s, want 401 or 429", i, i%2, got.status, got.body)
+		}
+		passed++
+	}
+	refilled := int(time.Since(start) / (2 * time.Second))
+	if passed < 10 || passed > 10+refilled {
+		t.Errorf("%d guesses from one address over 2 replicas were checked before a 429, want 10 (+%d refilled)", passed, refilled)
+	}
+	for i, r := range f.replicas {
+		if got := ask(t, guesser, r.url, "/oauth2/token", grant, "person", "one-more-guess", nil); got.status != http.StatusTooManyRequests {
+			t.Errorf("past the budget, a guess at replica %d: %d %s, want 429", i, got.status, got.body)
+		}
+	}
+	for i, r := range f.replicas {
+		if got := ask(t, holder, r.url, "/oauth2/token", grant, "person", personSecret, nil); got.status != http.StatusOK {
+			t.Errorf("the holder, from another address, at replica %d: %d %s", i, got.status, got.body)
+		}
+	}
+}
+
 // TestFleetRestartLosesNothing: once every replica has restarted, a
 // revocation, a used assertion and a spent rate limit still hold.
 func TestFleetRestartLosesNothing(t *testing.T) {
@@ -245,7 +289,7 @@ func TestFleetRestartLosesNothing(t *testing.T) {
 // it without a line per request; once Redis is back, so is everything,
 // with what it kept.
 func TestFleetRedisOutage(t *testing.T) {
-	f := newFleet(t, 2, "100/m")
+	f := newFleet(t, 2, "100/m", func(dir string) { personClient(t, dir, "person", personSecret) })
 	a, b := f.replicas[0], f.replicas[1]
 	_, held := a.token(t, "client1", client1Secret)
 	_, revoked := a.token(t, "client1", client1Secret)
@@ -278,13 +322,19 @@ func TestFleetRedisOutage(t *testing.T) {
 				"grant_type": {"client_credentials"}, "client_assertion_type": {jwtBearer},
 				"client_assertion": {clientAssertion(t, f.key, fleetIssuer, time.Minute, fmt.Sprint("outage-", round))},
 			}, "", "")),
-			"introspection": statusOf(t, r.post(t, "/oauth2/introspect", url.Values{"token": {held.AccessToken}}, "client1", client1Secret)),
-			"revocation":    statusOf(t, r.post(t, "/oauth2/revoke", url.Values{"token": {held.AccessToken}}, "client1", client1Secret)),
-			"userinfo":      r.userinfoStatus(t, held.AccessToken),
+			// A key derivation runs only once the throttle has counted it.
+			"token, person-chosen secret": statusOf(t, r.post(t, "/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, "person", personSecret)),
+			"introspection":               statusOf(t, r.post(t, "/oauth2/introspect", url.Values{"token": {held.AccessToken}}, "client1", client1Secret)),
+			"revocation":                  statusOf(t, r.post(t, "/oauth2/revoke", url.Values{"token": {held.AccessToken}}, "client1", client1Secret)),
+			"userinfo":                    r.userinfoStatus(t, held.AccessToken),
 		} {
 			if status != http.StatusServiceUnavailable {
 				t.Errorf("Redis down, %s: %d, want 503", name, status)
 			}
+		}
+		// A failure is answered as one, though it cannot be counted.
+		if status, tr := r.token(t, "client1", "wrong-secret"); status != http.StatusUnauthorized {
+			t.Errorf("Redis down, a wrong generated secret: %d %+v, want 401", status, tr)
 		}
 	}
 	resp, err := http.Get(a.MetricsURL())
@@ -294,7 +344,7 @@ func TestFleetRedisOutage(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	metrics := string(body)
-	for _, op := range []string{"rate_limit", "seen", "revoked", "revoke", "ping"} {
+	for _, op := range []string{"rate_limit", "seen", "revoked", "revoke", "throttle", "ping"} {
 		if strings.Contains(metrics, fmt.Sprintf(`tollgate_state_errors_total{op=%q} 0`, op)) {
 			t.Errorf("Redis down: no %s error counted", op)
 		}

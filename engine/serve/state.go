@@ -43,7 +43,7 @@ func (s *Server) openSharedState() (state.Store, error) {
 		s.log.Warn("the shared state does not answer: not ready until it does; what needs it is refused with 503",
 			"state", r.String(), "error", err.Error())
 	} else {
-		s.log.Info("state shared on Redis: revocations, used client assertion ids and rate limits", "state", r.String())
+		s.log.Info("state shared on Redis: revocations, used client assertion ids, rate limits and failed-authentication throttles", "state", r.String())
 	}
 	s.health.start(StateCheckEvery)
 	return r, nil
