@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+
+	"github.com/tollgate-dev/tollgate/engine/token"
 )
 
 // ClientID returns the client an assertion says it comes from: its iss,
@@ -42,7 +44,7 @@ type members map[string]json.RawMessage
 // other base64 alphabets, trailing bytes after the JSON and a nested JWS.
 // Nothing is verified yet.
 func parseCompact(raw string) (header, claims members, err error) {
-	first, last, ok := splitCompact(raw)
+	first, last, ok := token.SplitCompact(raw)
 	if !ok {
 		return nil, nil, invalid("not a JWT in the compact form (three base64url parts)")
 	}
@@ -53,29 +55,6 @@ func parseCompact(raw string) (header, claims members, err error) {
 		return nil, nil, invalid("payload is not a JSON object of claims in base64url")
 	}
 	return header, claims, nil
-}
-
-// splitCompact finds the two dots of a compact JWS and checks that every
-// other byte is of the base64url alphabet: no padding, no other alphabet,
-// no line breaks (which encoding/base64 would skip).
-func splitCompact(raw string) (first, last int, ok bool) {
-	first, last = -1, -1
-	for i := 0; i < len(raw); i++ {
-		switch c := raw[i]; {
-		case c == '.':
-			if first < 0 {
-				first = i
-			} else if last < 0 {
-				last = i
-			} else {
-				return 0, 0, false
-			}
-		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
-		default:
-			return 0, 0, false
-		}
-	}
-	return first, last, last > 0
 }
 
 func objectOf(segment string) (members, error) {

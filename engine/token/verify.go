@@ -51,7 +51,7 @@ func (ks *KeySet) Verify(raw string, now time.Time) (*Claims, error) {
 	if len(raw) > MaxTokenBytes {
 		return nil, invalid("too long")
 	}
-	first, last, ok := splitCompact(raw)
+	first, last, ok := SplitCompact(raw)
 	if !ok {
 		return nil, invalid("not a compact JWS in base64url")
 	}
@@ -103,10 +103,11 @@ func (ks *KeySet) Verify(raw string, now time.Time) (*Claims, error) {
 	return c, nil
 }
 
-// splitCompact finds the two dots of a compact JWS and checks that every
+// SplitCompact finds the two dots of a compact JWS and checks that every
 // other byte is of the base64url alphabet: no padding, no other alphabet,
-// no line breaks (which encoding/base64 would skip).
-func splitCompact(raw string) (first, last int, ok bool) {
+// no line breaks (which encoding/base64 would skip). Client assertions
+// are read by the same rule.
+func SplitCompact(raw string) (first, last int, ok bool) {
 	first, last = -1, -1
 	for i := 0; i < len(raw); i++ {
 		switch c := raw[i]; {
