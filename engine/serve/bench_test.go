@@ -14,9 +14,9 @@ import (
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/engine/authz"
-	"github.com/tollgate-dev/tollgate/engine/internal/redistest"
 	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
 	"github.com/tollgate-dev/tollgate/engine/model"
+	"github.com/tollgate-dev/tollgate/engine/redistest"
 	"github.com/tollgate-dev/tollgate/engine/secret"
 	"github.com/tollgate-dev/tollgate/engine/serve"
 )

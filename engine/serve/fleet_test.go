@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/engine/internal/redistest"
 	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
+	"github.com/tollgate-dev/tollgate/engine/redistest"
 	"github.com/tollgate-dev/tollgate/engine/secret"
 	"github.com/tollgate-dev/tollgate/engine/serve"
 	"github.com/tollgate-dev/tollgate/engine/token"

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/engine/internal/redistest"
 	"github.com/tollgate-dev/tollgate/engine/model"
 	"github.com/tollgate-dev/tollgate/engine/ratelimit"
+	"github.com/tollgate-dev/tollgate/engine/redistest"
 	"github.com/tollgate-dev/tollgate/engine/state"
 )
 
