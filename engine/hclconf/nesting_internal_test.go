@@ -126,3 +126,41 @@ func FuzzNestingScan(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkNestingCheck compares, side by side, the hand-written scan that
+// bounds nesting before a file is parsed with the library's way of doing
+// the same (hclsyntax's lexer, then counting its tokens), and with the
+// parse that either one precedes: the scan stays only while it is a small
+// part of the parse and the lexer is not.
+func BenchmarkNestingCheck(b *testing.B) {
+	var src strings.Builder
+	for c := range 100 {
+		fmt.Fprintf(&src, "client \"client-%04d\" {\n  name = \"Bench client %d\"\n  secret { hash = \"sha256:%064x\" }\n", c, c, c)
+		fmt.Fprintf(&src, "  access \"server-001\" { scopes = [\"read\"] }\n  access \"server-%03d\" { scopes = [\"read\", \"write\"] }\n}\n\n", c%99+2)
+	}
+	file := []byte(src.String())
+	b.Run("scanner", func(b *testing.B) {
+		b.SetBytes(int64(len(file)))
+		for b.Loop() {
+			n := nesting{limit: MaxNesting}
+			if _, ok := scanNesting(file, &n); !ok {
+				b.Fatal("the scan gave up on plain declarations")
+			}
+		}
+	})
+	b.Run("lexer", func(b *testing.B) {
+		b.SetBytes(int64(len(file)))
+		for b.Loop() {
+			n := nesting{limit: MaxNesting}
+			lexNesting("bench.hcl", file, &n)
+		}
+	})
+	b.Run("parse", func(b *testing.B) {
+		b.SetBytes(int64(len(file)))
+		for b.Loop() {
+			if _, diags := hclsyntax.ParseConfig(file, "bench.hcl", hcl.InitialPos); diags.HasErrors() {
+				b.Fatal(diags)
+			}
+		}
+	})
+}
