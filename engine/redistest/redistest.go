@@ -77,16 +77,7 @@ func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	Binary(t)
 	s := &Server{t: t, opts: opts, dir: t.TempDir()}
-	var err error
-	for range 5 {
-		if s.port, err = freePort(); err != nil {
-			continue
-		}
-		if err = s.start(); err == nil {
-			break
-		}
-	}
-	if err != nil {
+	if err := s.startOnFreePort(); err != nil {
 		t.Fatalf("starting redis-server: %v", err)
 	}
 	t.Cleanup(s.Stop)
@@ -110,16 +101,7 @@ func Shared(t testing.TB) *Server {
 	defer shared.mu.Unlock()
 	if shared.srv == nil {
 		s := &Server{t: t, dir: mustTemp(t)}
-		var err error
-		for range 5 {
-			if s.port, err = freePort(); err != nil {
-				continue
-			}
-			if err = s.start(); err == nil {
-				break
-			}
-		}
-		if err != nil {
+		if err := s.startOnFreePort(); err != nil {
 			t.Fatalf("starting redis-server: %v", err)
 		}
 		shared.srv = s
@@ -161,16 +143,7 @@ func SharedCluster(t testing.TB) string {
 		var addrs []string
 		for range 3 {
 			s := &Server{t: t, dir: mustTemp(t), opts: Options{Cluster: true}}
-			var err error
-			for range 5 {
-				if s.port, err = freePort(); err != nil {
-					continue
-				}
-				if err = s.start(); err == nil {
-					break
-				}
-			}
-			if err != nil {
+			if err := s.startOnFreePort(); err != nil {
 				t.Fatalf("starting a cluster node: %v", err)
 			}
 			shared.cluster = append(shared.cluster, s)
@@ -328,6 +301,21 @@ func (s *Server) Restart() {
 		time.Sleep(20 * time.Millisecond) // the port may be a moment in TIME_WAIT
 	}
 	s.t.Fatalf("restarting redis-server: %v", err)
+}
+
+// startOnFreePort starts the server on a free loopback port, trying
+// another port when one is taken between choosing it and binding it.
+func (s *Server) startOnFreePort() error {
+	var err error
+	for range 5 {
+		if s.port, err = freePort(); err != nil {
+			continue
+		}
+		if err = s.start(); err == nil {
+			return nil
+		}
+	}
+	return err
 }
 
 // CommandCalls returns how many times each command ran since the server
