@@ -33,7 +33,7 @@ func TestCacheReparsesOnlyChangedFiles(t *testing.T) {
 	}
 	load(map[string][]byte{"a.hcl": a, "b.hcl": b})
 	if paced != 1 || c.LastParsed() != len(a)+len(b) {
-		t.Errorf("first load: %d rests between 2 parses, %d bytes parsed, want 1 and %d", paced, c.LastParsed(), len(a)+len(b))
+		t.Errorf("first load: %d paces between 2 parses, %d bytes parsed, want 1 and %d", paced, c.LastParsed(), len(a)+len(b))
 	}
 	first := map[string]*parsedFile{"a.hcl": c.files["a.hcl"], "b.hcl": c.files["b.hcl"]}
 
@@ -49,7 +49,7 @@ func TestCacheReparsesOnlyChangedFiles(t *testing.T) {
 		t.Error("an unchanged file was parsed again")
 	}
 	if c.files["b.hcl"] == first["b.hcl"] || c.LastParsed() != len(edited) || paced != 0 {
-		t.Errorf("a changed file was not parsed again, alone (%d bytes, %d rests)", c.LastParsed(), paced)
+		t.Errorf("a changed file was not parsed again, alone (%d bytes, %d paces)", c.LastParsed(), paced)
 	}
 
 	again := c.files["b.hcl"]

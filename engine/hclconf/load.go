@@ -73,12 +73,18 @@ func Load(files map[string][]byte) (*model.Config, hcl.Diagnostics) {
 }
 
 // Cache keeps each file's parsed blocks between loads, so that a reload
-// parses only the files whose content changed. Parsing is nearly all of
-// a load's cost (10,000 clients: about 60 % of the time and of the
-// garbage), and a reload after an edit usually changes one file of many.
-// Validation always runs over the whole configuration, so a reused file is
-// checked against the others as if it were new. A Cache holds the files
-// of the last load only; it is safe for concurrent use.
+// parses only the files whose content changed: parsing is most of a
+// load's cost, and a reload after an edit usually changes one file of
+// many. Validation always runs over the whole configuration, so a reused
+// file is checked against the others as if it were new. It is safe for
+// concurrent use.
+//
+// A Cache is not a cache in engine/cache's sense and does not use it: it
+// holds exactly the files of the last load, replaced whole by the next,
+// so it is bounded by the configuration it was given (MaxFileBytes a
+// file; a bundle's bounds on its files; a folder holds what its operator
+// put there), never by what requests send. Evicting a file of the current configuration would only
+// make the next reload parse it again.
 type Cache struct {
 	mu         sync.Mutex
 	files      map[string]*parsedFile
@@ -133,7 +139,7 @@ func (c *Cache) LoadPaced(files map[string][]byte, pace func(took time.Duration)
 	}
 	current := make(map[string]*parsedFile, len(names))
 	var diags hcl.Diagnostics
-	parsed := make([]*fileBody, 0, len(names))
+	bodies := make([]*fileBody, 0, len(names))
 	var parsedBytes int
 	var lastTook time.Duration // of the last file parsed; 0 before the first
 	for _, name := range names {
@@ -159,13 +165,13 @@ func (c *Cache) LoadPaced(files map[string][]byte, pace func(took time.Duration)
 		current[name] = f
 		diags = append(diags, f.diags...)
 		if f.body != nil {
-			parsed = append(parsed, f.body)
+			bodies = append(bodies, f.body)
 		}
 	}
 	if c != nil {
 		c.files, c.lastParsed = current, parsedBytes
 	}
-	cfg := validate(parsed, &diags)
+	cfg := validate(bodies, &diags)
 	sortByPosition(diags)
 	if diags.HasErrors() {
 		return nil, diags
