@@ -247,3 +247,18 @@ func (j *journal) close() error {
 	j.f = nil
 	return err
 }
+
+// record is one line of a file: a revoked token (Client, JTI, Exp), a
+// client's cut-off (Client, Before), or a used assertion (Client, JTI: a
+// hash of the jti, Exp: the last second it could be accepted).
+type record struct {
+	Client string `json:"client"`
+	JTI    string `json:"jti,omitempty"`
+	Exp    int64  `json:"exp,omitempty"`
+	Before int64  `json:"before,omitempty"`
+}
+
+func (r record) appendLine(b []byte) []byte {
+	line, _ := json.Marshal(r) // strings and integers only: it cannot fail
+	return append(append(b, line...), '\n')
+}

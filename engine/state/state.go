@@ -116,11 +116,24 @@ func (e *QuotaError) Error() string {
 // Defaults of Options.
 const (
 	// MaxRevocationsPerClient bounds the live revocations kept per client.
-	// Past it, the client's revocation revokes every token it was issued
-	// up to that second, which stays safe: nothing it revoked comes back.
+	// Revocations are a record, not a cache: dropping one would make its
+	// token active again. So past the bound, the client's revocation
+	// revokes every token it was issued up to that second (a cut-off, one
+	// number kept for good per client that ever overflowed), which stays
+	// safe: nothing it revoked comes back. An entry is a jti tollgate
+	// minted (22 characters: only a token whose signature verifies is
+	// recorded, for the client it was issued to) and its exp, under a
+	// declared client id (at most 255 bytes); it goes once the token has
+	// expired.
 	MaxRevocationsPerClient = 10_000
 	// MaxAssertionsPerClient bounds the unexpired assertions of one client
-	// remembered against replay (about 50 bytes each). Past it, that
-	// client's new assertions are refused until its old ones expire.
+	// remembered against replay (RFC 7523 §3). The used jtis are a record,
+	// not a cache: dropping one would let its assertion be replayed. So
+	// past the bound, that client's new assertions are refused
+	// (QuotaError) until its old ones expire; no other client is stopped.
+	// An entry is a 16-byte hash of the jti, however long the client made
+	// it, and the last second the assertion could be accepted, under a
+	// declared client id (at most 255 bytes, and only once the assertion's
+	// signature verified); it goes once that second has passed.
 	MaxAssertionsPerClient = 1 << 14
 )
