@@ -6,23 +6,11 @@ package assertion
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
@@ -53,96 +41,6 @@ var ErrInvalid = errors.New("invalid client assertion")
 
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
-}
-
-// Key is a client's declared public key, parsed, with the algorithms it
-// may sign with and until when.
-type Key struct {
-	key      jwk.Key
-	kid      string
-	algs     []jwa.SignatureAlgorithm
-	NotAfter time.Time
-}
-
-// KeyID is the key's kid: its own, else its RFC 7638 thumbprint.
-func (k *Key) KeyID() string { return k.kid }
-
-// Algorithms are the algorithms the key may sign assertions with.
-func (k *Key) Algorithms() []string {
-	out := make([]string, len(k.algs))
-	for i, a := range k.algs {
-		out[i] = a.String()
-	}
-	return out
-}
-
-// ParseKey parses a public key written as PEM (a PUBLIC KEY or a
-// CERTIFICATE) or as a JWK. Private keys are refused: a declaration only
-// ever holds the public half. Supported: EC P-256, P-384 and P-521
-// (ES256/384/512), Ed25519 (EdDSA), and RSA of MinRSABits bits or more
-// (RS256/384/512 and PS256/384/512). A JWK's alg, when set, narrows that
-// to its one algorithm.
-func ParseKey(src string) (*Key, error) {
-	parsed, err := parseAny([]byte(src))
-	if err != nil {
-		return nil, err
-	}
-	return keyOf(parsed)
-}
-
-// keyOf checks a parsed key as ParseKey says and keeps its public half.
-func keyOf(parsed jwk.Key) (*Key, error) {
-	var raw any
-	if err := parsed.Raw(&raw); err != nil {
-		return nil, fmt.Errorf("unreadable key: %v", err)
-	}
-	var algs []jwa.SignatureAlgorithm
-	switch k := raw.(type) {
-	case *ecdsa.PublicKey:
-		switch k.Curve {
-		case elliptic.P256():
-			algs = []jwa.SignatureAlgorithm{jwa.ES256}
-		case elliptic.P384():
-			algs = []jwa.SignatureAlgorithm{jwa.ES384}
-		case elliptic.P521():
-			algs = []jwa.SignatureAlgorithm{jwa.ES512}
-		default:
-			return nil, fmt.Errorf("unsupported EC curve %s: use P-256, P-384 or P-521", k.Curve.Params().Name)
-		}
-	case ed25519.PublicKey:
-		algs = []jwa.SignatureAlgorithm{jwa.EdDSA}
-	case *rsa.PublicKey:
-		if k.N.BitLen() < MinRSABits {
-			return nil, fmt.Errorf("RSA key of %d bits: at least %d are needed", k.N.BitLen(), MinRSABits)
-		}
-		algs = []jwa.SignatureAlgorithm{jwa.RS256, jwa.RS384, jwa.RS512, jwa.PS256, jwa.PS384, jwa.PS512}
-	case *ecdsa.PrivateKey, ed25519.PrivateKey, *rsa.PrivateKey:
-		return nil, errors.New("this is a private key: declare only its public half, and keep the private key with the client")
-	default:
-		return nil, fmt.Errorf("unsupported key type %T", raw)
-	}
-	if declared := parsed.Algorithm().String(); declared != "" {
-		i := slices.IndexFunc(algs, func(a jwa.SignatureAlgorithm) bool { return a.String() == declared })
-		if i < 0 {
-			return nil, fmt.Errorf("the key's alg %s does not suit a key of its type", declared)
-		}
-		algs = algs[i : i+1]
-	}
-	// A fresh JWK of the public key alone: nothing of the source (private
-	// members of an odd JWK, certificate chains) travels further.
-	key, err := jwk.FromRaw(raw)
-	if err != nil {
-		return nil, err
-	}
-	kid := parsed.KeyID()
-	if kid == "" {
-		thumb, err := key.Thumbprint(crypto.SHA256)
-		if err != nil {
-			return nil, err
-		}
-		kid = base64.RawURLEncoding.EncodeToString(thumb)
-	}
-	return &Key{key: key, kid: kid, algs: algs}, nil
 }
 
 // Verifier checks assertions for one server: the audiences it answers to
@@ -340,94 +238,4 @@ func lifetimeAtMost(max time.Duration, now time.Time) jwt.Validator {
 		}
 		return nil
 	})
-}
-
-// Sign makes what a private_key_jwt client sends: an assertion of
-// clientID for the server whose issuer identifier is issuer, valid for a
-// minute, with a random jti, signed with the private key in keySrc (a JWK,
-// as `tollgate keys generate` writes, or PEM). The algorithm is the JWK's
-// own alg, else the first its type allows (RS256 for RSA). It is made as
-// draft-ietf-oauth-rfc7523bis asks: typed TypeHeader, its aud the issuer
-// as a string.
-func Sign(keySrc []byte, clientID, issuer string, now time.Time) (string, error) {
-	key, pub, err := keyPair(keySrc)
-	if err != nil {
-		return "", err
-	}
-	declared, err := keyOf(pub)
-	if err != nil {
-		return "", err
-	}
-	alg := declared.algs[0] // RS256 first for RSA
-	var jti [16]byte
-	if _, err := rand.Read(jti[:]); err != nil {
-		return "", err
-	}
-	tok, err := jwt.NewBuilder().Issuer(clientID).Subject(clientID).Audience([]string{issuer}).
-		JwtID(base64.RawURLEncoding.EncodeToString(jti[:])).IssuedAt(now).Expiration(now.Add(time.Minute)).Build()
-	if err != nil {
-		return "", err
-	}
-	tok.Options().Enable(jwt.FlattenAudience)
-	header := jws.NewHeaders()
-	if err := header.Set(jws.TypeKey, TypeHeader); err != nil {
-		return "", err
-	}
-	// No kid: the server's kid for the key depends on how it was declared
-	// (a PEM has none, so it is the thumbprint); without one it tries each
-	// current key of the client. jwx would copy the JWK's kid over.
-	if err := key.Remove(jwk.KeyIDKey); err != nil {
-		return "", err
-	}
-	signed, err := jwt.Sign(tok, jwt.WithKey(alg, key, jws.WithProtectedHeaders(header)))
-	if err != nil {
-		return "", err
-	}
-	return string(signed), nil
-}
-
-// PublicPEM returns the public half of the key in keySrc (a JWK or PEM,
-// private or public) as a PEM PUBLIC KEY, the form a public_key block
-// declares.
-func PublicPEM(keySrc []byte) (string, error) {
-	_, pub, err := keyPair(keySrc)
-	if err != nil {
-		return "", err
-	}
-	var raw any
-	if err := pub.Raw(&raw); err != nil {
-		return "", err
-	}
-	der, err := x509.MarshalPKIXPublicKey(raw)
-	if err != nil {
-		return "", err
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), nil
-}
-
-// keyPair reads a key file and returns the key and its public half.
-func keyPair(src []byte) (key, pub jwk.Key, err error) {
-	if key, err = parseAny(src); err != nil {
-		return nil, nil, err
-	}
-	if pub, err = key.PublicKey(); err != nil {
-		return nil, nil, err
-	}
-	return key, pub, nil
-}
-
-// parseAny reads a key, public or private, written as JWK or PEM.
-func parseAny(src []byte) (jwk.Key, error) {
-	trimmed := strings.TrimSpace(string(src))
-	var key jwk.Key
-	var err error
-	if strings.HasPrefix(trimmed, "-----BEGIN") {
-		key, err = jwk.ParseKey([]byte(trimmed), jwk.WithPEM(true))
-	} else {
-		key, err = jwk.ParseKey([]byte(trimmed))
-	}
-	if err != nil {
-		return nil, fmt.Errorf("not a PEM key or a JWK: %v", errors.Unwrap(err))
-	}
-	return key, nil
 }
