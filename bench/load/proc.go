@@ -1,14 +1,20 @@
 package main
 
 import (
+	"bufio"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/tollgate-dev/tollgate/engine/secret"
 )
@@ -102,4 +108,74 @@ func writeConfig(dir string, clients, servers int) error {
 		}
 	}
 	return nil
+}
+
+// proc is a server process started for the run.
+type proc struct {
+	cmd   *exec.Cmd
+	url   string
+	lines chan string
+}
+
+func startProc(bin string, args ...string) (*proc, error) { return startProcEnv(nil, bin, args...) }
+
+// startProcEnv starts bin with extra environment variables.
+func startProcEnv(env []string, bin string, args ...string) (*proc, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout = io.Discard
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &proc{cmd: cmd, lines: make(chan string, 1024)}
+	found := make(chan string, 1)
+	listening := regexp.MustCompile(`listening on (http://\S+)`)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			if m := listening.FindStringSubmatch(line); m != nil {
+				found <- m[1]
+			}
+			select {
+			case p.lines <- line:
+			default:
+			}
+		}
+	}()
+	select {
+	case p.url = <-found:
+		return p, nil
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		return nil, fmt.Errorf("%s did not start listening within 60s", bin)
+	}
+}
+
+// watchLog returns the first submatch of each later log line matching re.
+func (p *proc) watchLog(re *regexp.Regexp) <-chan string {
+	out := make(chan string, 16)
+	go func() {
+		for line := range p.lines {
+			if m := re.FindStringSubmatch(line); m != nil {
+				out <- m[1]
+			}
+		}
+	}()
+	return out
+}
+
+func (p *proc) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+	}
 }
