@@ -24,8 +24,8 @@ func traces(src []byte) (quick, exact []event, scanned bool) {
 	if len(tokens) >= 2 {
 		last := tokens[len(tokens)-2]
 		if last.Type == hclsyntax.TokenInvalid && last.Range.End.Byte == len(src) {
-			for i, ev := range quick {
-				if ev.off >= last.Range.Start.Byte {
+			for i, quickEvent := range quick {
+				if quickEvent.off >= last.Range.Start.Byte {
 					quick = quick[:i]
 					break
 				}
