@@ -330,11 +330,11 @@ func (s *Server) CommandCalls(t testing.TB) map[string]int {
 	}
 	calls := map[string]int{}
 	for line := range strings.Lines(info) {
-		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
+		name, stats, ok := strings.Cut(strings.TrimSpace(line), ":")
 		if !ok || !strings.HasPrefix(name, "cmdstat_") {
 			continue
 		}
-		for field := range strings.SplitSeq(rest, ",") {
+		for field := range strings.SplitSeq(stats, ",") {
 			if v, found := strings.CutPrefix(field, "calls="); found {
 				calls[strings.TrimPrefix(name, "cmdstat_")], _ = strconv.Atoi(v)
 			}
