@@ -6,8 +6,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/tollgate-dev/tollgate/engine/authz"
 	"github.com/tollgate-dev/tollgate/engine/bundle"
+	"github.com/tollgate-dev/tollgate/engine/reload"
 )
 
 func newBundleCommand() *cobra.Command {
@@ -55,7 +55,7 @@ reads half of it.`,
 			if err != nil {
 				return err
 			}
-			warnings, files, err := authz.Check(cmd.Context(), src)
+			warnings, files, err := reload.Check(cmd.Context(), filesSources(src))
 			if err := report(cmd.OutOrStdout(), warnings, files, err, snippets); err != nil {
 				return err
 			}
@@ -112,28 +112,28 @@ func addVerificationKeyFlag(cmd *cobra.Command, key *string) {
 // load reads the sources: the bundle file if --bundle chose it (then b is
 // the bundle, its signature checked with --verification-key), else the
 // folders.
-func (s *sourceFlags) load(cmd *cobra.Command) (src authz.Sources, b *bundle.Bundle, err error) {
+func (s *sourceFlags) load(cmd *cobra.Command) (src reload.Sources, b *bundle.Bundle, err error) {
 	use, err := useBundle(cmd)
 	if err != nil {
-		return authz.Sources{}, nil, err
+		return reload.Sources{}, nil, err
 	}
 	key, err := verificationKey(cmd, use)
 	if err != nil || !use {
-		return authz.Sources{ConfigDir: s.configDir, PoliciesDir: s.policiesDir}, nil, err
+		return reload.Sources{ConfigDir: s.configDir, PoliciesDir: s.policiesDir}, nil, err
 	}
 	if bundle.IsURL(s.bundle) {
-		return authz.Sources{}, nil, fmt.Errorf("%s reads a bundle file; download %s first, or serve it", cmd.Name(), bundle.Redact(s.bundle))
+		return reload.Sources{}, nil, fmt.Errorf("%s reads a bundle file; download %s first, or serve it", cmd.Name(), bundle.Redact(s.bundle))
 	}
 	var v *bundle.Verifier
 	if key != "" {
 		if v, err = bundle.LoadVerifier(key); err != nil {
-			return authz.Sources{}, nil, err
+			return reload.Sources{}, nil, err
 		}
 	}
 	if b, err = bundle.ReadVerified(s.bundle, v); err != nil {
-		return authz.Sources{}, nil, err
+		return reload.Sources{}, nil, err
 	}
-	return b.Sources, b, nil
+	return filesSources(b.Files), b, nil
 }
 
 // verificationKey is the --verification-key to check bundles with (see
@@ -196,4 +196,9 @@ func flagSource(f *pflag.Flag) string {
 		return f.Annotations[envAnnotation][0]
 	}
 	return "--" + f.Name
+}
+
+// filesSources is what a load reads from a bundle's files.
+func filesSources(f bundle.Files) reload.Sources {
+	return reload.Sources{ConfigFiles: f.Config, PolicyFiles: f.Policies, Data: f.Data}
 }

@@ -39,7 +39,7 @@ func TestBundleBuildThenCheckAndEval(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name := range b.Sources.PolicyFiles {
+	for name := range b.Files.Policies {
 		if strings.HasSuffix(name, "_test.rego") {
 			t.Errorf("the bundle holds the test %s", name)
 		}

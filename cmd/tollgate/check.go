@@ -8,8 +8,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 
-	"github.com/tollgate-dev/tollgate/engine/authz"
 	"github.com/tollgate-dev/tollgate/engine/hclconf"
+	"github.com/tollgate-dev/tollgate/engine/reload"
 )
 
 func newCheckCommand() *cobra.Command {
@@ -38,7 +38,7 @@ warnings alone exit 0.`,
 			if err != nil {
 				return err
 			}
-			warnings, files, err := authz.Check(cmd.Context(), src)
+			warnings, files, err := reload.Check(cmd.Context(), src)
 			if err := report(cmd.OutOrStdout(), warnings, files, err, snippets); err != nil {
 				return err
 			}
@@ -55,7 +55,7 @@ warnings alone exit 0.`,
 	return cmd
 }
 
-// report prints what authz.Check found: warnings, then each problem as
+// report prints what reload.Check found: warnings, then each problem as
 // FILE:LINE:COL: message. Problems make it return an exit status 1.
 func report(out io.Writer, warnings hcl.Diagnostics, files map[string][]byte, err error, snippets bool) error {
 	if len(warnings) > 0 {
@@ -63,7 +63,7 @@ func report(out io.Writer, warnings hcl.Diagnostics, files map[string][]byte, er
 			return werr
 		}
 	}
-	var le *authz.LoadError
+	var le *reload.LoadError
 	if errors.As(err, &le) {
 		if werr := le.Write(out, snippets); werr != nil {
 			return werr

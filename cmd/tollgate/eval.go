@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-
-	"github.com/tollgate-dev/tollgate/engine/authz"
+	"github.com/tollgate-dev/tollgate/engine/decide"
+	"github.com/tollgate-dev/tollgate/engine/reload"
 )
 
 // evalOutput is what `tollgate eval` prints: the policy's decision, with
@@ -27,7 +27,7 @@ type evalOutput struct {
 
 func newEvalCommand() *cobra.Command {
 	var sources sourceFlags
-	var req authz.EvalRequest
+	var req decide.EvalRequest
 	var scope, authMethod string
 	var failOnDeny bool
 	cmd := &cobra.Command{
@@ -47,7 +47,7 @@ it decides with the declarations and policies of a built bundle.`,
 			if err != nil {
 				return err
 			}
-			snap, err := authz.Load(cmd.Context(), src, authz.NewKDFCache())
+			snap, err := reload.Load(cmd.Context(), src, reload.NewKDFCache())
 			if err != nil {
 				return err
 			}

@@ -1,7 +1,7 @@
 // Package access computes the effective access of a configuration: for
 // each client, each server it can get a token for, with the scopes,
 // subject, actor, lifetime and the route that gives it. It asks the real
-// policies (the sweep every load runs, see authz.Snapshot.Sweep), so rules
+// policies (the sweep every load runs, see decide.Decider.Sweep), so rules
 // of a team's own show; nothing here re-implements a decision. Diff
 // compares two such tables, as `tollgate plan` shows a change before it
 // merges.
@@ -15,7 +15,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/engine/authz"
+	"github.com/tollgate-dev/tollgate/engine/decide"
+	"github.com/tollgate-dev/tollgate/engine/reload"
 )
 
 // ViaItself is the route of the token a client gets for itself, asking
@@ -59,11 +60,11 @@ type Table struct {
 
 // Load loads src exactly as serve does (every check included) and returns
 // its effective access, read off the evaluations of the load's own sweep.
-// A configuration that does not load is an *authz.LoadError.
-func Load(ctx context.Context, src authz.Sources) (*Table, error) {
+// A configuration that does not load is an *reload.LoadError.
+func Load(ctx context.Context, src reload.Sources) (*Table, error) {
 	var mu sync.Mutex
 	table := &Table{Entries: []Entry{}}
-	snap, err := authz.LoadObserved(ctx, src, nil, func(r *authz.ProbeResult) {
+	snap, err := reload.LoadObserved(ctx, src, nil, func(r *decide.ProbeResult) {
 		e, ok := entryOf(r)
 		if !ok {
 			return
@@ -84,7 +85,7 @@ func Load(ctx context.Context, src authz.Sources) (*Table, error) {
 }
 
 // entryOf is the entry of a probe the policy allowed.
-func entryOf(r *authz.ProbeResult) (Entry, bool) {
+func entryOf(r *decide.ProbeResult) (Entry, bool) {
 	if r.Err != nil || r.Evaluation == nil || !r.Evaluation.Decision.Allow {
 		return Entry{}, false
 	}

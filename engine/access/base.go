@@ -12,10 +12,10 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/tollgate-dev/tollgate/engine/authz"
 	"github.com/tollgate-dev/tollgate/engine/bundle"
 	"github.com/tollgate-dev/tollgate/engine/hclconf"
 	"github.com/tollgate-dev/tollgate/engine/policy"
+	"github.com/tollgate-dev/tollgate/engine/reload"
 )
 
 // GitPrefix starts a base that is a revision of the current repository.
@@ -34,68 +34,68 @@ const GitPrefix = "git:"
 // configDir and policiesDir are the proposed configuration's folders, so
 // that a repository keeping them elsewhere than config/ and policies/
 // compares like with like.
-func BaseSources(ctx context.Context, spec, configDir, policiesDir string, v *bundle.Verifier) (authz.Sources, error) {
+func BaseSources(ctx context.Context, spec, configDir, policiesDir string, v *bundle.Verifier) (reload.Sources, error) {
 	if ref, ok := strings.CutPrefix(spec, GitPrefix); ok {
 		return gitSources(ctx, ref, configDir, policiesDir)
 	}
 	info, err := os.Stat(spec)
 	if err != nil {
-		return authz.Sources{}, fmt.Errorf("base: %w", err)
+		return reload.Sources{}, fmt.Errorf("base: %w", err)
 	}
 	if !info.IsDir() {
 		b, err := bundle.ReadVerified(spec, v)
 		if err != nil {
-			return authz.Sources{}, fmt.Errorf("base: %w", err)
+			return reload.Sources{}, fmt.Errorf("base: %w", err)
 		}
-		return b.Sources, nil
+		return reload.Sources{ConfigFiles: b.Files.Config, PolicyFiles: b.Files.Policies, Data: b.Files.Data}, nil
 	}
-	return authz.Sources{ConfigDir: filepath.Join(spec, "config"), PoliciesDir: filepath.Join(spec, "policies")}, nil
+	return reload.Sources{ConfigDir: filepath.Join(spec, "config"), PoliciesDir: filepath.Join(spec, "policies")}, nil
 }
 
 // gitSources extracts the two folders at ref into a temporary directory
 // and reads them there with the very readers serve uses, so that a base
 // sees exactly the files a checkout of ref would serve.
-func gitSources(ctx context.Context, ref, configDir, policiesDir string) (authz.Sources, error) {
+func gitSources(ctx context.Context, ref, configDir, policiesDir string) (reload.Sources, error) {
 	if ref == "" || strings.HasPrefix(ref, "-") {
-		return authz.Sources{}, fmt.Errorf("base: %q is not a git revision", GitPrefix+ref)
+		return reload.Sources{}, fmt.Errorf("base: %q is not a git revision", GitPrefix+ref)
 	}
 	top, err := git(ctx, "rev-parse", "--show-toplevel")
 	if err != nil {
-		return authz.Sources{}, fmt.Errorf("base %s%s: not in a git repository: %w", GitPrefix, ref, err)
+		return reload.Sources{}, fmt.Errorf("base %s%s: not in a git repository: %w", GitPrefix, ref, err)
 	}
 	root := strings.TrimSpace(string(top))
 	// Resolve the revision first, so that a bad one is said plainly.
 	commit, err := git(ctx, "rev-parse", "--verify", "--quiet", ref+"^{commit}")
 	if err != nil {
-		return authz.Sources{}, fmt.Errorf("base %s%s: no such revision in the repository at %s", GitPrefix, ref, root)
+		return reload.Sources{}, fmt.Errorf("base %s%s: no such revision in the repository at %s", GitPrefix, ref, root)
 	}
 	relConfig, err := inRepository(root, configDir)
 	if err != nil {
-		return authz.Sources{}, err
+		return reload.Sources{}, err
 	}
 	relPolicies, err := inRepository(root, policiesDir)
 	if err != nil {
-		return authz.Sources{}, err
+		return reload.Sources{}, err
 	}
 	tmp, err := os.MkdirTemp("", "tollgate-plan-base-")
 	if err != nil {
-		return authz.Sources{}, fmt.Errorf("base: %w", err)
+		return reload.Sources{}, fmt.Errorf("base: %w", err)
 	}
 	defer os.RemoveAll(tmp)
 	archive, err := git(ctx, "-C", root, "archive", "--format=tar", strings.TrimSpace(string(commit)), "--", relConfig, relPolicies)
 	if err != nil {
-		return authz.Sources{}, fmt.Errorf("base %s%s: %w", GitPrefix, ref, err)
+		return reload.Sources{}, fmt.Errorf("base %s%s: %w", GitPrefix, ref, err)
 	}
 	if err := untar(bytes.NewReader(archive), tmp); err != nil {
-		return authz.Sources{}, fmt.Errorf("base %s%s: %w", GitPrefix, ref, err)
+		return reload.Sources{}, fmt.Errorf("base %s%s: %w", GitPrefix, ref, err)
 	}
 	config, err := hclconf.ReadDir(filepath.Join(tmp, relConfig))
 	if err != nil {
-		return authz.Sources{}, fmt.Errorf("base %s%s: %w", GitPrefix, ref, err)
+		return reload.Sources{}, fmt.Errorf("base %s%s: %w", GitPrefix, ref, err)
 	}
 	policies, err := policy.ReadDir(filepath.Join(tmp, relPolicies))
 	if err != nil {
-		return authz.Sources{}, fmt.Errorf("base %s%s: %w", GitPrefix, ref, err)
+		return reload.Sources{}, fmt.Errorf("base %s%s: %w", GitPrefix, ref, err)
 	}
 	rename := func(files map[string][]byte) map[string][]byte {
 		out := make(map[string][]byte, len(files))
@@ -105,7 +105,7 @@ func gitSources(ctx context.Context, ref, configDir, policiesDir string) (authz.
 		}
 		return out
 	}
-	return authz.Sources{ConfigFiles: rename(config), PolicyFiles: rename(policies)}, nil
+	return reload.Sources{ConfigFiles: rename(config), PolicyFiles: rename(policies)}, nil
 }
 
 // inRepository is dir as a path inside the repository at root.

@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/engine/access"
-	"github.com/tollgate-dev/tollgate/engine/authz"
 	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
+	"github.com/tollgate-dev/tollgate/engine/reload"
 	"github.com/tollgate-dev/tollgate/engine/secret"
 )
 
@@ -66,7 +66,7 @@ func writeFile(b *testing.B, path, body string) {
 func BenchmarkAccess(b *testing.B) {
 	dir := b.TempDir()
 	writeFleet(b, dir, 10000)
-	src := authz.Sources{ConfigDir: dir, PoliciesDir: repotest.Path(b, "policies")}
+	src := reload.Sources{ConfigDir: dir, PoliciesDir: repotest.Path(b, "policies")}
 	var entries int
 	for b.Loop() {
 		t, err := access.Load(context.Background(), src)
@@ -96,11 +96,11 @@ func BenchmarkPlan(b *testing.B) {
 	ctx := context.Background()
 	var changes int
 	for b.Loop() {
-		base, err := access.Load(ctx, authz.Sources{ConfigDir: baseDir, PoliciesDir: policies})
+		base, err := access.Load(ctx, reload.Sources{ConfigDir: baseDir, PoliciesDir: policies})
 		if err != nil {
 			b.Fatal(err)
 		}
-		proposed, err := access.Load(ctx, authz.Sources{ConfigDir: proposedDir, PoliciesDir: policies})
+		proposed, err := access.Load(ctx, reload.Sources{ConfigDir: proposedDir, PoliciesDir: policies})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/engine/audit"
 	"github.com/tollgate-dev/tollgate/engine/authz"
+	"github.com/tollgate-dev/tollgate/engine/decide"
 	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
 	"github.com/tollgate-dev/tollgate/engine/metrics"
 	"github.com/tollgate-dev/tollgate/engine/model"
@@ -51,7 +52,7 @@ func TestADecisionThatLeaksAScopeIsRefused(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			pol := inlinePolicy(t, `decision := {"allow": true, "audience": `+tt.audience+`, "scope": `+tt.scope+`}`)
-			ev, err := snapshot(t, exampleConfig(t), pol).Evaluate(context.Background(), &authz.EvalRequest{ClientID: "client1"})
+			ev, err := snapshot(t, exampleConfig(t), pol).Evaluate(context.Background(), &decide.EvalRequest{ClientID: "client1"})
 			if tt.wantError == "" {
 				if err != nil || !ev.Decision.Allow {
 					t.Fatalf("Evaluate = %+v, %v; want an allow", ev, err)
@@ -77,7 +78,7 @@ func TestAHugePolicyTTLIsCapped(t *testing.T) {
 			cfg := exampleConfig(t)
 			cfg.Settings.DefaultTokenTTL, cfg.Settings.MaxTokenTTL = time.Minute, 24*time.Hour
 			snap := snapshot(t, cfg, inlinePolicy(t, `decision := {"allow": true, "audience": [input.client.id], "ttl": `+ttl+`}`))
-			ev, err := snap.Evaluate(context.Background(), &authz.EvalRequest{ClientID: "client1"})
+			ev, err := snap.Evaluate(context.Background(), &decide.EvalRequest{ClientID: "client1"})
 			if err != nil || !ev.Decision.Allow {
 				t.Fatalf("Evaluate = %+v, %v", ev, err)
 			}
@@ -129,7 +130,7 @@ func TestIssuedTokensCountOnlyDeclaredAudiences(t *testing.T) {
 		}
 	}
 	want := map[string]float64{
-		"Server1": 1, "Server2": 1, "client1": 1, "https://api.worldmappers.example": 1, "world-mappers": 1, authz.AudienceLabelOther: 3,
+		"Server1": 1, "Server2": 1, "client1": 1, "https://api.worldmappers.example": 1, "world-mappers": 1, decide.AudienceLabelOther: 3,
 	}
 	got := issuedByAudience(t, m, "client1")
 	if fmt.Sprint(got) != fmt.Sprint(want) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/engine/audit"
+	"github.com/tollgate-dev/tollgate/engine/decide"
 	"github.com/tollgate-dev/tollgate/engine/model"
 	"github.com/tollgate-dev/tollgate/engine/oauth"
 	"github.com/tollgate-dev/tollgate/engine/token"
@@ -73,7 +74,7 @@ func (s *Service) issue(ctx context.Context, snap *Snapshot, req *TokenRequest, 
 	switch req.GrantType {
 	case "":
 		return nil, nil, oauth.New(oauth.InvalidRequest, "grant_type is required")
-	case GrantTypeClientCredentials:
+	case oauth.GrantTypeClientCredentials:
 	default:
 		return nil, nil, oauth.New(oauth.UnsupportedGrantType, "only grant_type=client_credentials is supported")
 	}
@@ -104,7 +105,7 @@ func (s *Service) issue(ctx context.Context, snap *Snapshot, req *TokenRequest, 
 		return nil, nil, err
 	}
 
-	evalReq := &EvalRequest{
+	evalReq := &decide.EvalRequest{
 		ClientID:   client.ID,
 		Audience:   append(append([]string(nil), req.Audience...), req.Resource...),
 		Scope:      scopes,
@@ -112,12 +113,12 @@ func (s *Service) issue(ctx context.Context, snap *Snapshot, req *TokenRequest, 
 		Time:       now,
 	}
 	decideStart := time.Now()
-	eval, err := snap.decide(ctx, evalReq, client)
+	eval, err := snap.Decide(ctx, evalReq, client)
 	s.observer.Decided(time.Since(decideStart), eval != nil && eval.Cached)
 	if err != nil {
 		// The policy failed (fail closed): the operator learns why, in the
 		// log and the audit line; the caller only gets server_error.
-		reason := policyFailure(err)
+		reason := decide.PolicyFailure(err)
 		ev.Reasons = []string{reason}
 		s.log.Error("policy failed; the request was denied with server_error", "client", client.ID, "error", reason)
 		return nil, client, err
@@ -157,7 +158,7 @@ func (s *Service) issue(ctx context.Context, snap *Snapshot, req *TokenRequest, 
 		return nil, client, oauth.Internal(err)
 	}
 	ev.Outcome, ev.Subject, ev.Audience, ev.Scope, ev.JTI = "allow", claims.Subject, d.Audience, d.Scope, claims.ID
-	s.observer.TokenIssued(client.ID, eval.audienceLabels)
+	s.observer.TokenIssued(client.ID, eval.AudienceLabels())
 	return &Token{
 		AccessToken: jwt,
 		TokenType:   "Bearer",

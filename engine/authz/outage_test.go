@@ -43,7 +43,7 @@ func TestStateOutageSkipsNoCheck(t *testing.T) {
 	unlimited := authz.Credentials{ID: "client1", Secret: "demo-client1-secret-not-for-production", Method: model.AuthClientSecretBasic}
 	limited := authz.Credentials{ID: "Client1", Secret: "demo-Client1-secret-not-for-production", Method: model.AuthClientSecretBasic}
 	issue := func(creds authz.Credentials) (*authz.Token, error) {
-		return svc.Issue(ctx, &authz.TokenRequest{GrantType: authz.GrantTypeClientCredentials, Credentials: creds, Scope: scopeFor(creds)})
+		return svc.Issue(ctx, &authz.TokenRequest{GrantType: oauth.GrantTypeClientCredentials, Credentials: creds, Scope: scopeFor(creds)})
 	}
 	held, err := issue(unlimited)
 	if err != nil {

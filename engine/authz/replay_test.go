@@ -48,7 +48,7 @@ func (c *clock) now() time.Time { return c.t }
 
 func assertionRequest(raw string) *authz.TokenRequest {
 	return &authz.TokenRequest{
-		GrantType:   authz.GrantTypeClientCredentials,
+		GrantType:   oauth.GrantTypeClientCredentials,
 		Audience:    []string{"https://api.worldmappers.example"},
 		Credentials: authz.Credentials{Method: model.AuthPrivateKeyJWT, Assertion: raw},
 	}

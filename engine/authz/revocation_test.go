@@ -7,6 +7,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/engine/authz"
 	"github.com/tollgate-dev/tollgate/engine/model"
+	"github.com/tollgate-dev/tollgate/engine/oauth"
 	"github.com/tollgate-dev/tollgate/engine/state"
 	"github.com/tollgate-dev/tollgate/engine/token"
 )
@@ -26,7 +27,7 @@ func TestRevocationsPastTheBoundRevokeEveryEarlierToken(t *testing.T) {
 	ctx := context.Background()
 	client1 := authz.Credentials{ID: "client1", Secret: "demo-client1-secret-not-for-production", Method: model.AuthClientSecretBasic}
 	issue := func(creds authz.Credentials) string {
-		tok, err := svc.Issue(ctx, &authz.TokenRequest{GrantType: authz.GrantTypeClientCredentials, Credentials: creds})
+		tok, err := svc.Issue(ctx, &authz.TokenRequest{GrantType: oauth.GrantTypeClientCredentials, Credentials: creds})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/tollgate-dev/tollgate/engine/assertion"
 	"github.com/tollgate-dev/tollgate/engine/audit"
-	"github.com/tollgate-dev/tollgate/engine/clientauth"
 	"github.com/tollgate-dev/tollgate/engine/ratelimit"
 	"github.com/tollgate-dev/tollgate/engine/state"
 	"github.com/tollgate-dev/tollgate/engine/token"
@@ -134,10 +133,6 @@ func (s *Service) TokenEndpoint(snap *Snapshot) string {
 // SetDefaultIssuer sets the issuer used when the settings name none; the
 // server calls it once it knows the address it listens on, before serving.
 func (s *Service) SetDefaultIssuer(issuer string) { s.issuer = issuer }
-
-// NewKDFCache returns the cache of successful argon2id/bcrypt verifications
-// that snapshots share; its size bounds memory, not correctness.
-func NewKDFCache() *clientauth.Cache { return clientauth.NewCache(100_000) }
 
 func newTokenID() string {
 	var b [16]byte

@@ -16,9 +16,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tollgate-dev/tollgate/engine/authz"
 	"github.com/tollgate-dev/tollgate/engine/bundle"
 	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
+	"github.com/tollgate-dev/tollgate/engine/reload"
 )
 
 // byBase keys files by their base names under dir, as a bundle names them.
@@ -77,7 +77,7 @@ func TestBuildReadsBackWhatTheFoldersHold(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, _, err := authz.Check(context.Background(), src); err != nil {
+			if _, _, err := reload.Check(context.Background(), sourcesOf(src)); err != nil {
 				t.Fatalf("the folders do not check: %v", err)
 			}
 			out := filepath.Join(t.TempDir(), "sub", "tollgate.tar.gz")
@@ -95,19 +95,21 @@ func TestBuildReadsBackWhatTheFoldersHold(t *testing.T) {
 			if !slices.Equal(b.Roots, tt.wantRoots) {
 				t.Errorf("roots %v, want %v", b.Roots, tt.wantRoots)
 			}
-			if want := byBase("config", src.ConfigFiles); !maps.EqualFunc(b.Sources.ConfigFiles, want, bytes.Equal) {
-				t.Errorf("config files %v, want %v", slices.Sorted(maps.Keys(b.Sources.ConfigFiles)), slices.Sorted(maps.Keys(want)))
+			if want := byBase("config", src.Config); !maps.EqualFunc(b.Files.Config, want, bytes.Equal) {
+				t.Errorf("config files %v, want %v", slices.Sorted(maps.Keys(b.Files.Config)), slices.Sorted(maps.Keys(want)))
 			}
-			if want := byBase("policies", src.PolicyFiles); !maps.EqualFunc(b.Sources.PolicyFiles, want, bytes.Equal) {
-				t.Errorf("policy files %v, want %v", slices.Sorted(maps.Keys(b.Sources.PolicyFiles)), slices.Sorted(maps.Keys(want)))
+			if want := byBase("policies", src.Policies); !maps.EqualFunc(b.Files.Policies, want, bytes.Equal) {
+				t.Errorf("policy files %v, want %v", slices.Sorted(maps.Keys(b.Files.Policies)), slices.Sorted(maps.Keys(want)))
 			}
-			if !reflect.DeepEqual(b.Sources.Data, src.Data) {
-				t.Errorf("data %#v, want %#v", b.Sources.Data, src.Data)
+			if !reflect.DeepEqual(b.Files.Data, src.Data) {
+				t.Errorf("data %#v, want %#v", b.Files.Data, src.Data)
 			}
-			if b.Sources.ConfigDir != "" || b.Sources.PoliciesDir != "" {
-				t.Errorf("a bundle's sources must not fall back to folders: %+v", b.Sources)
+			// Files carry no folders; nil maps are what would make a load
+			// read the default folders instead.
+			if b.Files.Config == nil || b.Files.Policies == nil {
+				t.Errorf("a bundle's sources must not fall back to folders: %+v", b.Files)
 			}
-			if _, err := authz.Load(context.Background(), b.Sources, authz.NewKDFCache()); err != nil {
+			if _, err := reload.Load(context.Background(), sourcesOf(b.Files), reload.NewKDFCache()); err != nil {
 				t.Fatalf("the bundle does not load: %v", err)
 			}
 		})
@@ -122,7 +124,7 @@ func TestBuildIsReproducible(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	write := func(src authz.Sources) ([]byte, string) {
+	write := func(src bundle.Files) ([]byte, string) {
 		t.Helper()
 		var buf bytes.Buffer
 		revision, err := bundle.Write(&buf, src)
@@ -142,25 +144,25 @@ func TestBuildIsReproducible(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if third, _ := write(b.Sources); !bytes.Equal(first, third) {
+	if third, _ := write(b.Files); !bytes.Equal(first, third) {
 		t.Error("rewriting a bundle read back changes it")
 	}
 
-	changed := func(edit func(src *authz.Sources)) authz.Sources {
-		c := authz.Sources{ConfigFiles: maps.Clone(src.ConfigFiles), PolicyFiles: maps.Clone(src.PolicyFiles)}
+	changed := func(edit func(src *bundle.Files)) bundle.Files {
+		c := bundle.Files{Config: maps.Clone(src.Config), Policies: maps.Clone(src.Policies)}
 		edit(&c)
 		return c
 	}
 	settings := filepath.Join(root, "config", "settings.hcl")
-	variants := map[string]authz.Sources{
-		"a comment added": changed(func(c *authz.Sources) {
-			c.ConfigFiles[settings] = append(slices.Clone(c.ConfigFiles[settings]), "# changed\n"...)
+	variants := map[string]bundle.Files{
+		"a comment added": changed(func(c *bundle.Files) {
+			c.Config[settings] = append(slices.Clone(c.Config[settings]), "# changed\n"...)
 		}),
-		"a file renamed": changed(func(c *authz.Sources) {
-			c.ConfigFiles[filepath.Join(root, "config", "zz-settings.hcl")] = c.ConfigFiles[settings]
-			delete(c.ConfigFiles, settings)
+		"a file renamed": changed(func(c *bundle.Files) {
+			c.Config[filepath.Join(root, "config", "zz-settings.hcl")] = c.Config[settings]
+			delete(c.Config, settings)
 		}),
-		"data added": changed(func(c *authz.Sources) { c.Data = map[string]any{"tollgate": map[string]any{"x": true}} }),
+		"data added": changed(func(c *bundle.Files) { c.Data = map[string]any{"tollgate": map[string]any{"x": true}} }),
 	}
 	for name, v := range variants {
 		if _, other := write(v); other == revision {
@@ -253,10 +255,10 @@ func TestParseAccepts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := slices.Sorted(maps.Keys(b.Sources.ConfigFiles)); !slices.Equal(got, tt.wantConfig) {
+			if got := slices.Sorted(maps.Keys(b.Files.Config)); !slices.Equal(got, tt.wantConfig) {
 				t.Errorf("config files %v, want %v", got, tt.wantConfig)
 			}
-			if got := slices.Sorted(maps.Keys(b.Sources.PolicyFiles)); !slices.Equal(got, tt.wantPolicies) {
+			if got := slices.Sorted(maps.Keys(b.Files.Policies)); !slices.Equal(got, tt.wantPolicies) {
 				t.Errorf("policy files %v, want %v", got, tt.wantPolicies)
 			}
 		})
@@ -345,17 +347,17 @@ func TestReadNamesTheFile(t *testing.T) {
 func TestWriteRefuses(t *testing.T) {
 	tests := []struct {
 		name string
-		src  authz.Sources
+		src  bundle.Files
 		want string
 	}{
-		{name: "no declarations", src: authz.Sources{PolicyFiles: map[string][]byte{"t.rego": []byte(goodPolicy)}}, want: "no HCL"},
-		{name: "no policies", src: authz.Sources{ConfigFiles: map[string][]byte{"a.hcl": []byte(goodHCL)}}, want: "no Rego"},
-		{name: "two files one name", src: authz.Sources{
-			ConfigFiles: map[string][]byte{"x/a.hcl": []byte(goodHCL), "y/a.hcl": []byte(goodHCL)},
-			PolicyFiles: map[string][]byte{"t.rego": []byte(goodPolicy)}}, want: "would both be config/a.hcl"},
-		{name: "an oversize file", src: authz.Sources{
-			ConfigFiles: map[string][]byte{"a.hcl": bytes.Repeat([]byte("#"), bundle.MaxFileBytes+1)},
-			PolicyFiles: map[string][]byte{"t.rego": []byte(goodPolicy)}}, want: "too large"},
+		{name: "no declarations", src: bundle.Files{Policies: map[string][]byte{"t.rego": []byte(goodPolicy)}}, want: "no HCL"},
+		{name: "no policies", src: bundle.Files{Config: map[string][]byte{"a.hcl": []byte(goodHCL)}}, want: "no Rego"},
+		{name: "two files one name", src: bundle.Files{
+			Config:   map[string][]byte{"x/a.hcl": []byte(goodHCL), "y/a.hcl": []byte(goodHCL)},
+			Policies: map[string][]byte{"t.rego": []byte(goodPolicy)}}, want: "would both be config/a.hcl"},
+		{name: "an oversize file", src: bundle.Files{
+			Config:   map[string][]byte{"a.hcl": bytes.Repeat([]byte("#"), bundle.MaxFileBytes+1)},
+			Policies: map[string][]byte{"t.rego": []byte(goodPolicy)}}, want: "too large"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -418,11 +420,11 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if len(b.Sources.ConfigFiles) == 0 || len(b.Sources.PolicyFiles) == 0 || b.Sources.ConfigDir != "" || b.Sources.PoliciesDir != "" {
-			t.Fatalf("accepted sources that would fall back to folders: %+v", b.Sources)
+		if len(b.Files.Config) == 0 || len(b.Files.Policies) == 0 || b.Files.Config == nil || b.Files.Policies == nil {
+			t.Fatalf("accepted sources that would fall back to folders: %+v", b.Files)
 		}
 		total := 0
-		for _, files := range []map[string][]byte{b.Sources.ConfigFiles, b.Sources.PolicyFiles} {
+		for _, files := range []map[string][]byte{b.Files.Config, b.Files.Policies} {
 			for name, body := range files {
 				total += len(body)
 				if len(body) > bundle.MaxFileBytes || name == "" || strings.HasPrefix(name, "/") || strings.Contains(name, "..") ||
@@ -431,7 +433,7 @@ func FuzzParse(f *testing.F) {
 				}
 			}
 		}
-		for name := range b.Sources.ConfigFiles {
+		for name := range b.Files.Config {
 			if !strings.HasPrefix(name, "config/") || strings.Count(name, "/") != 1 || !strings.HasSuffix(name, ".hcl") {
 				t.Fatalf("accepted declarations %q", name)
 			}

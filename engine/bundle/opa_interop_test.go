@@ -11,9 +11,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/tollgate-dev/tollgate/engine/authz"
 	"github.com/tollgate-dev/tollgate/engine/bundle"
 	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
+	"github.com/tollgate-dev/tollgate/engine/reload"
 )
 
 // These tests run the opa CLI pinned in go.mod (go tool opa): OPA must
@@ -142,7 +142,7 @@ func TestWeVerifyOPASignedBundles(t *testing.T) {
 			if err != nil {
 				t.Fatalf("tollgate refused a bundle signed by opa sign: %v", err)
 			}
-			if _, err := authz.Load(context.Background(), b.Sources, authz.NewKDFCache()); err != nil {
+			if _, err := reload.Load(context.Background(), sourcesOf(b.Files), reload.NewKDFCache()); err != nil {
 				t.Fatal(err)
 			}
 

@@ -18,8 +18,6 @@ import (
 
 	opabundle "github.com/open-policy-agent/opa/v1/bundle"
 	"github.com/open-policy-agent/opa/v1/util"
-
-	"github.com/tollgate-dev/tollgate/engine/authz"
 )
 
 // DefaultSigningKeyID is the kid a signature carries unless told
@@ -213,7 +211,7 @@ func (s *Signer) sign(entries []entry) (entry, error) {
 // bundle is read back through the signer's Verifier before it is
 // returned. RSA signatures are deterministic, so the same inputs still
 // give a byte-identical bundle; ECDSA ones are not.
-func WriteSigned(w io.Writer, src authz.Sources, signer *Signer) (revision string, err error) {
+func WriteSigned(w io.Writer, src Files, signer *Signer) (revision string, err error) {
 	if signer == nil {
 		return "", errors.New("bundle: no signer")
 	}
@@ -221,7 +219,7 @@ func WriteSigned(w io.Writer, src authz.Sources, signer *Signer) (revision strin
 }
 
 // WriteFileSigned is WriteFile with the signature of WriteSigned.
-func WriteFileSigned(path string, src authz.Sources, signer *Signer) (revision string, err error) {
+func WriteFileSigned(path string, src Files, signer *Signer) (revision string, err error) {
 	if signer == nil {
 		return "", errors.New("bundle: no signer")
 	}

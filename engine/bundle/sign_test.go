@@ -32,9 +32,9 @@ import (
 	opabundle "github.com/open-policy-agent/opa/v1/bundle"
 	"github.com/open-policy-agent/opa/v1/util"
 
-	"github.com/tollgate-dev/tollgate/engine/authz"
 	"github.com/tollgate-dev/tollgate/engine/bundle"
 	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
+	"github.com/tollgate-dev/tollgate/engine/reload"
 )
 
 // testKey is a signing key pair as the files a user keeps: a PEM private
@@ -116,7 +116,7 @@ func (k *testKey) verifier(t testing.TB) *bundle.Verifier {
 }
 
 // repoSources are the repository's config/ and policies/, with data.
-func repoSources(t testing.TB) authz.Sources {
+func repoSources(t testing.TB) bundle.Files {
 	t.Helper()
 	root := repotest.Path(t)
 	data := filepath.Join(t.TempDir(), "data.json")
@@ -169,7 +169,7 @@ func TestSignedBundlesVerify(t *testing.T) {
 			if !b.Signed || !b.SignatureVerified || !b.Verified || b.Revision != revision {
 				t.Errorf("signed %v, signature verified %v, revision %q (verified %v), want %q", b.Signed, b.SignatureVerified, b.Revision, b.Verified, revision)
 			}
-			if _, err := authz.Load(context.Background(), b.Sources, authz.NewKDFCache()); err != nil {
+			if _, err := reload.Load(context.Background(), sourcesOf(b.Files), reload.NewKDFCache()); err != nil {
 				t.Fatalf("the signed bundle does not load: %v", err)
 			}
 			if header := signatureHeader(t, archive); header["alg"] != tt.wantAlg || header["kid"] != bundle.DefaultSigningKeyID {

@@ -222,7 +222,7 @@ func metadata(svc *authz.Service, snap *authz.Snapshot, mutualTLS bool) map[stri
 		"introspection_endpoint":                base + "/oauth2/introspect",
 		"revocation_endpoint":                   base + "/oauth2/revoke",
 		"userinfo_endpoint":                     base + "/oauth2/userinfo",
-		"grant_types_supported":                 []string{authz.GrantTypeClientCredentials},
+		"grant_types_supported":                 []string{oauth.GrantTypeClientCredentials},
 		"response_types_supported":              []string{},
 		"token_endpoint_auth_methods_supported": authMethods,
 		"introspection_endpoint_auth_methods_supported": authMethods,

@@ -134,7 +134,7 @@ func (m *Metrics) Decided(d time.Duration, cached bool) {
 func (m *Metrics) Signed(d time.Duration) { m.signDuration.Observe(d.Seconds()) }
 
 // TokenIssued implements authz.Observer. The engine hands it label values
-// bounded by the declarations (authz.AudienceLabelOther for any audience
+// bounded by the declarations (decide.AudienceLabelOther for any audience
 // that names no server), never what a policy or a caller made up.
 func (m *Metrics) TokenIssued(client string, audience []string) {
 	for _, aud := range audience {

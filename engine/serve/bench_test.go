@@ -16,6 +16,7 @@ import (
 	"github.com/tollgate-dev/tollgate/engine/authz"
 	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
 	"github.com/tollgate-dev/tollgate/engine/model"
+	"github.com/tollgate-dev/tollgate/engine/oauth"
 	"github.com/tollgate-dev/tollgate/engine/redistest"
 	"github.com/tollgate-dev/tollgate/engine/secret"
 	"github.com/tollgate-dev/tollgate/engine/serve"
@@ -112,7 +113,7 @@ func BenchmarkTokenEndpointState(b *testing.B) {
 		}
 		h := s.Handler()
 		held, err := s.Service().Issue(context.Background(), &authz.TokenRequest{
-			GrantType:   authz.GrantTypeClientCredentials,
+			GrantType:   oauth.GrantTypeClientCredentials,
 			Credentials: authz.Credentials{ID: "client1", Secret: client1Secret, Method: model.AuthClientSecretBasic},
 		})
 		if err != nil {

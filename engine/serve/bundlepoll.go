@@ -119,41 +119,41 @@ func (s *Server) bundleName() string {
 // loadFirst is the load of New. For a --bundle URL it fetches the bundle
 // once; when the server is away, or its bundle does not load, it starts
 // from the cached bundle instead (logged), and without one it fails.
-func (s *Server) loadFirst(ctx context.Context) (snap *authz.Snapshot, revision string, parsed int, err error) {
+func (s *Server) loadFirst(ctx context.Context) (snap *authz.Snapshot, revision string, err error) {
 	if s.remote == nil {
-		return s.load(ctx, false)
+		return s.reloader.Load(ctx)
 	}
 	archive, _, fetchErr := s.remote.Fetch(ctx)
 	if fetchErr == nil {
 		s.metrics.BundleFetched("changed")
 		s.remote.set(archive)
-		snap, revision, parsed, err := s.load(ctx, false)
+		snap, revision, err := s.reloader.Load(ctx)
 		if err == nil {
 			s.keep(archive)
-			return snap, revision, parsed, nil
+			return snap, revision, nil
 		}
 		if s.remote.cacheDir == "" {
-			return nil, "", 0, err
+			return nil, "", err
 		}
 		s.metrics.Reloaded(false, 0, nil)
 		fetchErr = err
 	} else {
 		s.metrics.BundleFetched("error")
 		if s.remote.cacheDir == "" {
-			return nil, "", 0, fmt.Errorf("%w (and no --bundle-cache to start from)", fetchErr)
+			return nil, "", fmt.Errorf("%w (and no --bundle-cache to start from)", fetchErr)
 		}
 	}
 	cached, err := bundle.ReadCache(s.remote.cacheDir)
 	if err != nil {
-		return nil, "", 0, fmt.Errorf("%w; and no cached bundle to start from: %w", fetchErr, err)
+		return nil, "", fmt.Errorf("%w; and no cached bundle to start from: %w", fetchErr, err)
 	}
 	s.remote.set(cached)
-	if snap, revision, parsed, err = s.load(ctx, false); err != nil {
-		return nil, "", 0, fmt.Errorf("%w; and the cached bundle does not load either: %w", fetchErr, err)
+	if snap, revision, err = s.reloader.Load(ctx); err != nil {
+		return nil, "", fmt.Errorf("%w; and the cached bundle does not load either: %w", fetchErr, err)
 	}
 	s.log.Warn("starting from the cached bundle: the bundle server's did not load; polling goes on",
 		"bundle", s.remote, "cache", filepath.Join(s.remote.cacheDir, bundle.CacheFile), "error", fetchErr.Error())
-	return snap, revision, parsed, nil
+	return snap, revision, nil
 }
 
 // pollBundle polls the bundle server until ctx ends. A bundle that

@@ -494,10 +494,10 @@ func tamper(t *testing.T, archive []byte) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := b.Sources.ConfigFiles["config/added.hcl"]; !ok {
+	if _, ok := b.Files.Config["config/added.hcl"]; !ok {
 		t.Fatal("no config/added.hcl to change")
 	}
-	return replaceInArchive(t, archive, "/config/added.hcl", append(b.Sources.ConfigFiles["config/added.hcl"], "# changed\n"...))
+	return replaceInArchive(t, archive, "/config/added.hcl", append(b.Files.Config["config/added.hcl"], "# changed\n"...))
 }
 
 // replaceInArchive gives the entry name of a .tar.gz a new body.

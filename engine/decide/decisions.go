@@ -1,4 +1,4 @@
-package authz
+package decide
 
 import (
 	"strings"
@@ -24,7 +24,7 @@ func newDecisionCache(maxBytes int64) *decisionCache {
 // an audience that names no server is an answer to whatever a caller made
 // up, and keeping it would keep that value (and the denial text that
 // echoes it) for every caller that tries a new one.
-func (s *Snapshot) namesOnlyServers(r *resolved) bool {
+func (s *Decider) namesOnlyServers(r *resolved) bool {
 	for _, a := range r.audience {
 		if _, ok := s.Store.ServerNamed(a); !ok {
 			return false

@@ -1,4 +1,4 @@
-package authz_test
+package reload_test
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package authz
+package decide
 
 import (
 	"context"
@@ -11,9 +11,6 @@ import (
 	"github.com/tollgate-dev/tollgate/engine/oauth"
 	"github.com/tollgate-dev/tollgate/engine/policy"
 )
-
-// GrantTypeClientCredentials is the one grant tollgate serves (RFC 6749 §4.4).
-const GrantTypeClientCredentials = "client_credentials"
 
 // EvalRequest is a token request's facts, after client authentication:
 // what `tollgate eval` and the token endpoint both decide on.
@@ -40,6 +37,11 @@ type Evaluation struct {
 	audienceLabels []string
 }
 
+// AudienceLabels are the decision's audiences as metric label values:
+// a declared server's audience or id, the client's own id, or
+// AudienceLabelOther, so that the values are bounded by the declarations.
+func (e *Evaluation) AudienceLabels() []string { return e.audienceLabels }
+
 // AudienceLabelOther is the metric label value of every granted audience
 // that names no declared server and is not the client itself: a policy of
 // one's own may grant any value, and each would be a new series.
@@ -56,7 +58,7 @@ type resolved struct {
 	time       string
 }
 
-func (s *Snapshot) resolve(req *EvalRequest, client *model.Client) *resolved {
+func (s *Decider) resolve(req *EvalRequest, client *model.Client) *resolved {
 	r := &resolved{client: client, authMethod: req.AuthMethod, time: req.Time.UTC().Format(time.RFC3339)}
 	seenServer := map[string]bool{}
 	addAudience := func(value string) {
@@ -104,7 +106,7 @@ func (s *Snapshot) resolve(req *EvalRequest, client *model.Client) *resolved {
 // `tollgate eval` and tests use it; the token endpoint calls it after
 // client authentication. The returned Evaluation may be shared with other
 // requests: callers must not modify it.
-func (s *Snapshot) Evaluate(ctx context.Context, req *EvalRequest) (*Evaluation, error) {
+func (s *Decider) Evaluate(ctx context.Context, req *EvalRequest) (*Evaluation, error) {
 	client, ok := s.Store.Client(req.ClientID)
 	if !ok {
 		return nil, oauth.New(oauth.InvalidClient, "unknown client %q", req.ClientID)
@@ -112,16 +114,17 @@ func (s *Snapshot) Evaluate(ctx context.Context, req *EvalRequest) (*Evaluation,
 	if req.AuthMethod == "" {
 		req.AuthMethod = client.AuthMethod
 	}
-	return s.decide(ctx, req, client)
+	return s.Decide(ctx, req, client)
 }
 
-// decide answers req for client, from the decision cache when it can.
+// Decide answers req for client, an authenticated client of this
+// configuration, from the decision cache when it can.
 // The cache is looked up twice: first by the request exactly as it came
 // (a service repeating its request skips even the name lookups), then by
 // its canonical form (resolved names, sorted scopes), which is what the
 // policy sees. A decision about an audience that names no server is not
 // kept (see namesOnlyServers).
-func (s *Snapshot) decide(ctx context.Context, req *EvalRequest, client *model.Client) (*Evaluation, error) {
+func (s *Decider) Decide(ctx context.Context, req *EvalRequest, client *model.Client) (*Evaluation, error) {
 	var asSent string
 	if s.decisions != nil {
 		asSent = requestKey(client.ID, req)
@@ -152,7 +155,7 @@ func (s *Snapshot) decide(ctx context.Context, req *EvalRequest, client *model.C
 }
 
 // evaluate runs the policy for r, with no cache.
-func (s *Snapshot) evaluate(ctx context.Context, r *resolved) (*Evaluation, error) {
+func (s *Decider) evaluate(ctx context.Context, r *resolved) (*Evaluation, error) {
 	d, err := s.Policy.Decide(ctx, s.inputs.input(r))
 	if err != nil {
 		return nil, oauth.Internal(err)
@@ -174,7 +177,7 @@ func (s *Snapshot) evaluate(ctx context.Context, r *resolved) (*Evaluation, erro
 // (RFC 9068 §4). A decision that breaks it is refused (server_error, fail
 // closed): it is a bug in the policy, for the operator to see, not the
 // caller.
-func (s *Snapshot) evaluation(d *policy.Decision, r *resolved) (*Evaluation, error) {
+func (s *Decider) evaluation(d *policy.Decision, r *resolved) (*Evaluation, error) {
 	eval := &Evaluation{Decision: d}
 	if !d.Allow {
 		return eval, nil
@@ -218,7 +221,7 @@ func audienceLabel(aud string, client *model.Client) string {
 
 // ttl is the policy's ttl, else the client's, else the default; capped by
 // every granted server's token_ttl and by max_token_ttl.
-func (s *Snapshot) ttl(d *policy.Decision, client *model.Client) time.Duration {
+func (s *Decider) ttl(d *policy.Decision, client *model.Client) time.Duration {
 	// A policy's ttl is at most policy.MaxTTL seconds, which fits a
 	// Duration; clamping again keeps a Decision made elsewhere from
 	// overflowing into a negative lifetime, which would mean the default.
@@ -244,9 +247,9 @@ func (s *Snapshot) ttl(d *policy.Decision, client *model.Client) time.Duration {
 // audit line and the log: a policy error may quote what the caller sent.
 const maxReasonBytes = 512
 
-// policyFailure says why a decision failed (the policy's error, with its
+// PolicyFailure says why a decision failed (the policy's error, with its
 // position when OPA knows it), bounded, for the operator.
-func policyFailure(err error) string {
+func PolicyFailure(err error) string {
 	if cause := oauth.As(err).Cause; cause != nil {
 		return jsonstr.Truncate(cause.Error(), maxReasonBytes)
 	}

@@ -1,4 +1,4 @@
-package authz
+package decide
 
 import (
 	"context"
@@ -11,10 +11,11 @@ import (
 	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
 	"github.com/tollgate-dev/tollgate/engine/model"
 	"github.com/tollgate-dev/tollgate/engine/policy"
+	"github.com/tollgate-dev/tollgate/engine/store"
 )
 
-// exampleSnapshot is the configuration and policies `make run` serves.
-func exampleSnapshot(tb testing.TB) *Snapshot {
+// exampleDecider is the configuration and policies `make run` serves.
+func exampleDecider(tb testing.TB) *Decider {
 	tb.Helper()
 	cfg, diags := hclconf.LoadDir(repotest.Path(tb, "config"))
 	if diags.HasErrors() {
@@ -28,11 +29,11 @@ func exampleSnapshot(tb testing.TB) *Snapshot {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	snap, err := NewSnapshot(cfg, pol, nil)
+	st, err := store.New(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return snap
+	return New(cfg, st, pol)
 }
 
 func inputJSON(t *testing.T, v ast.Value) []byte {
@@ -51,7 +52,7 @@ func inputJSON(t *testing.T, v ast.Value) []byte {
 // TestInputDocument: the policy input for requests to the example
 // configuration, as the README documents it, is golden.
 func TestInputDocument(t *testing.T) {
-	snap := exampleSnapshot(t)
+	snap := exampleDecider(t)
 	for _, tc := range []struct {
 		name string
 		req  EvalRequest
@@ -119,7 +120,7 @@ func TestReachJoinsAccessByServer(t *testing.T) {
 // request's names resolved in the store and the policy input assembled
 // around the client's, account's and servers' pre-built terms.
 func BenchmarkBuildInput(b *testing.B) {
-	snap := exampleSnapshot(b)
+	snap := exampleDecider(b)
 	client, _ := snap.Store.Client("Client1")
 	req := &EvalRequest{ClientID: "Client1", Scope: []string{"Server2"}, AuthMethod: client.AuthMethod}
 	snap.inputs.input(snap.resolve(req, client)) // the client's terms, built once per snapshot

@@ -1,4 +1,4 @@
-package authz_test
+package reload_test
 
 import (
 	"context"
@@ -11,9 +11,10 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/tollgate-dev/tollgate/engine/authz"
+	"github.com/tollgate-dev/tollgate/engine/decide"
 	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
 	"github.com/tollgate-dev/tollgate/engine/policy"
+	"github.com/tollgate-dev/tollgate/engine/reload"
 	"github.com/tollgate-dev/tollgate/engine/secret"
 )
 
@@ -62,11 +63,11 @@ func policiesWith(t *testing.T, extra string) map[string][]byte {
 // decides every client but one never loads, and the one problem names the
 // policy file:row:col, the client and the request.
 func TestLoadRefusesAPolicyThatFailsForOneClient(t *testing.T) {
-	_, err := authz.Load(context.Background(), authz.Sources{
+	_, err := reload.Load(context.Background(), reload.Sources{
 		ConfigFiles: manyClients(300),
 		PolicyFiles: policiesWith(t, "conflict-for-one-client"),
 	}, nil)
-	var le *authz.LoadError
+	var le *reload.LoadError
 	if !errors.As(err, &le) || len(le.Evaluation) != 1 {
 		t.Fatalf("Load error = %v, want one evaluation problem", err)
 	}
@@ -87,18 +88,17 @@ func TestLoadRefusesAPolicyThatFailsForOneClient(t *testing.T) {
 // client the edit added.
 func TestReloadDecidesAClientThatChanged(t *testing.T) {
 	ctx := context.Background()
-	src := authz.Sources{ConfigFiles: manyClients(100, "client-0042"), PolicyFiles: policiesWith(t, "conflict-for-one-client")}
-	first, err := authz.Load(ctx, src, nil)
-	if err != nil {
+	src := reload.Sources{ConfigFiles: manyClients(100, "client-0042"), PolicyFiles: policiesWith(t, "conflict-for-one-client")}
+	r := reloader(&src)
+	if _, _, err := r.Load(ctx); err != nil {
 		t.Fatalf("without client-0042: %v", err)
 	}
-	src.Previous = first
-	if _, err := authz.Load(ctx, src, nil); err != nil {
+	if _, _, err := r.Reload(ctx); err != nil {
 		t.Fatalf("the same again: %v", err)
 	}
 	src.ConfigFiles = manyClients(100)
-	_, err = authz.Load(ctx, src, nil)
-	var le *authz.LoadError
+	_, _, err := r.Reload(ctx)
+	var le *reload.LoadError
 	if !errors.As(err, &le) || len(le.Evaluation) != 1 || le.Evaluation[0].Client != "client-0042" {
 		t.Fatalf("reload adding client-0042: %v, want its conflict", err)
 	}
@@ -109,8 +109,8 @@ func TestReloadDecidesAClientThatChanged(t *testing.T) {
 // fails check too, at the decision rule.
 func TestCheckRefusesAReservedClaim(t *testing.T) {
 	dir := repotest.Path(t, "testdata", "policies", "reserved-claim")
-	_, _, err := authz.Check(context.Background(), authz.Sources{ConfigDir: repotest.Path(t, "config"), PoliciesDir: dir})
-	var le *authz.LoadError
+	_, _, err := reload.Check(context.Background(), reload.Sources{ConfigDir: repotest.Path(t, "config"), PoliciesDir: dir})
+	var le *reload.LoadError
 	if !errors.As(err, &le) || len(le.Evaluation) != 1 {
 		t.Fatalf("Check error = %v, want one evaluation problem", err)
 	}
@@ -124,13 +124,13 @@ func TestCheckRefusesAReservedClaim(t *testing.T) {
 // for no audience and for each server its declarations reach, with the
 // routes that reach it, the impersonated account's included.
 func TestSweepProbesEveryReachableServer(t *testing.T) {
-	snap, err := authz.Load(context.Background(), authz.Sources{ConfigDir: repotest.Path(t, "config"), PoliciesDir: repotest.Path(t, "policies")}, nil)
+	snap, err := reload.Load(context.Background(), reload.Sources{ConfigDir: repotest.Path(t, "config"), PoliciesDir: repotest.Path(t, "policies")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
 	got := map[string]string{}
-	err = snap.Sweep(context.Background(), 0, func(r *authz.ProbeResult) {
+	err = snap.Sweep(context.Background(), 0, func(r *decide.ProbeResult) {
 		if r.Err != nil {
 			t.Errorf("%s: %v", r.Client.ID, r.Err)
 			return
@@ -191,18 +191,17 @@ account "svc-reports" {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			src := authz.Sources{
+			src := reload.Sources{
 				ConfigFiles: map[string][]byte{"base.hcl": []byte(base), "groups.hcl": []byte(tt.before + "\n")},
 				PolicyFiles: policiesWith(t, "conflict-for-auditors"),
 			}
-			first, err := authz.Load(ctx, src, nil)
-			if err != nil {
+			r := reloader(&src)
+			if _, _, err := r.Load(ctx); err != nil {
 				t.Fatalf("before the edit: %v", err)
 			}
-			src.Previous = first
 			src.ConfigFiles = map[string][]byte{"base.hcl": []byte(base), "groups.hcl": []byte(tt.after + "\n")}
-			_, err = authz.Load(ctx, src, nil)
-			var le *authz.LoadError
+			_, _, err := r.Reload(ctx)
+			var le *reload.LoadError
 			if !errors.As(err, &le) || len(le.Evaluation) == 0 {
 				t.Fatalf("the reload: %v, want %s's conflict", err, tt.client)
 			}

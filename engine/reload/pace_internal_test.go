@@ -1,33 +1,32 @@
-package serve
+package reload
 
 import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/engine/authz"
 	"github.com/tollgate-dev/tollgate/engine/secret"
+	"github.com/tollgate-dev/tollgate/engine/token"
 )
 
 // TestRestOnlyWhenBusy: a reload rests reloadPause times each parse
 // while requests arrive, and not at all on an idle server.
 func TestRestOnlyWhenBusy(t *testing.T) {
 	var slept []time.Duration
-	s := &Server{sleep: func(d time.Duration) { slept = append(slept, d) }}
+	r := &Reloader{sleep: func(d time.Duration) { slept = append(slept, d) }}
 
-	s.rest(10 * time.Millisecond) // idle
-	s.requests.Add(5)
-	s.rest(10 * time.Millisecond) // busy
-	s.rest(20 * time.Millisecond) // no request since the last file
-	s.requests.Add(1)
-	s.rest(20 * time.Millisecond)
+	r.rest(10 * time.Millisecond) // idle
+	r.requests.Add(5)
+	r.rest(10 * time.Millisecond) // busy
+	r.rest(20 * time.Millisecond) // no request since the last file
+	r.requests.Add(1)
+	r.rest(20 * time.Millisecond)
 
 	if want := []time.Duration{reloadPause * 10 * time.Millisecond, reloadPause * 20 * time.Millisecond}; !slices.Equal(slept, want) {
 		t.Errorf("slept %v, want %v", slept, want)
@@ -61,15 +60,23 @@ func TestReloadIsPacedWhenBusy(t *testing.T) {
 	}
 	editAll()
 	var slept []time.Duration
-	s, err := New(context.Background(), Config{ConfigDir: dir, PoliciesDir: "../../policies", AuditLog: filepath.Join(t.TempDir(), "audit.log")}, io.Discard)
+	r := NewReloader(Options{Sources: func() (Sources, error) {
+		return Sources{ConfigDir: dir, PoliciesDir: "../../policies"}, nil
+	}})
+	defer r.Close()
+	snap, _, err := r.Load(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.close()
-	s.sleep = func(d time.Duration) { slept = append(slept, d) }
+	keys, err := token.Ephemeral(snap.Settings.SigningAlg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Serve(authz.NewService(snap, authz.Options{Keys: keys}))
+	r.sleep = func(d time.Duration) { slept = append(slept, d) }
 	reload := func() {
 		t.Helper()
-		if err := s.Reload(context.Background()); err != nil {
+		if _, _, err := r.Reload(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -80,13 +87,13 @@ func TestReloadIsPacedWhenBusy(t *testing.T) {
 		t.Errorf("an idle reload slept %v", slept)
 	}
 
-	s.Handler().ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	r.RequestArrived() // as serve's handler counts each request
 	editAll()
 	reload()
 	if len(slept) != 1 || slept[0] <= 0 {
 		t.Errorf("a busy reload of two edited files slept %v, want one rest between them", slept)
 	}
-	if s.freeLater != nil {
+	if r.freeLater != nil {
 		t.Error("a reload of two small files returns its garbage to the OS")
 	}
 
@@ -99,7 +106,7 @@ func TestReloadIsPacedWhenBusy(t *testing.T) {
 		t.Fatal(err)
 	}
 	reload()
-	if s.freeLater == nil {
+	if r.freeLater == nil {
 		t.Errorf("a reload of %d bytes of HCL does not return its garbage to the OS", big.Len())
 	}
 }

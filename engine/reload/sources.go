@@ -1,4 +1,10 @@
-package authz
+// Package reload loads and reloads configurations: sources (folders,
+// in-memory files, bundles) → parse → validate → store → compile →
+// build the snapshot → self-test (every client's requests decided) →
+// swap into the authz.Service. Check and Load are the one-shot forms that
+// `tollgate check`, `eval`, `access` and tests run; a Reloader is the
+// one owner of a server's reloads and of the state they share.
+package reload
 
 import (
 	"context"
@@ -6,13 +12,14 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/tollgate-dev/tollgate/engine/authz"
+	"github.com/tollgate-dev/tollgate/engine/decide"
 	"github.com/tollgate-dev/tollgate/engine/hclconf"
-	"github.com/tollgate-dev/tollgate/engine/model"
 	"github.com/tollgate-dev/tollgate/engine/policy"
+	"github.com/tollgate-dev/tollgate/engine/store"
 )
 
 // Sources says where a configuration comes from: HCL declarations and Rego
@@ -25,15 +32,9 @@ type Sources struct {
 	PolicyFiles map[string][]byte
 	// Data is optional bundle data the policies may read.
 	Data map[string]any
-	// Parsed, when set, keeps the parsed HCL files between loads, so that
-	// a reload parses only the files that changed.
-	Parsed *hclconf.Cache
-	// Pace, when set, is called between two HCL files parsed, with the
-	// time the first one took (see hclconf.Cache.LoadPaced).
-	Pace func(took time.Duration)
-	// Previous, when set, is the snapshot this load replaces: the new
-	// store is built from its store, sharing every unchanged declaration.
-	Previous *Snapshot
+	// Revision names this version of the sources in logs (a bundle's
+	// revision); empty for folders.
+	Revision string
 }
 
 // LoadError collects every problem that stopped a configuration from
@@ -43,8 +44,8 @@ type LoadError struct {
 	Files  map[string][]byte
 	Policy *policy.CompileError
 	// Evaluation lists the requests the policy failed to decide when the
-	// snapshot was verified (see Snapshot.Sweep).
-	Evaluation []EvalProblem
+	// snapshot was verified (see decide.Decider.Verify).
+	Evaluation []decide.EvalProblem
 	Err        error
 }
 
@@ -86,24 +87,27 @@ func (e *LoadError) Write(w io.Writer, snippets bool) error {
 // validates, compiles, builds the snapshot and decides every client's
 // requests; it returns the warnings too. It is what `tollgate check` runs.
 func Check(ctx context.Context, src Sources) (warnings hcl.Diagnostics, files map[string][]byte, err error) {
-	_, warnings, files, err = src.build(ctx, nil, nil)
+	_, warnings, files, err = build(ctx, src, loadState{})
 	return warnings, files, err
 }
 
-func (src Sources) load(ctx context.Context) (*model.Config, *policy.Policy, hcl.Diagnostics, map[string][]byte, error) {
+// decider reads, parses, validates and compiles src and builds the store
+// of its declarations: the decider a snapshot is built around. It also
+// returns the HCL warnings and files, for check.
+func decider(ctx context.Context, src Sources, ls loadState) (*decide.Decider, hcl.Diagnostics, map[string][]byte, error) {
 	files, err := src.configFiles()
 	if err != nil {
-		return nil, nil, nil, nil, &LoadError{Err: err}
+		return nil, nil, nil, &LoadError{Err: err}
 	}
 	loadErr := &LoadError{Files: files}
-	cfg, diags := src.Parsed.LoadPaced(files, src.Pace)
+	cfg, diags := ls.parsed.LoadPaced(files, ls.pace)
 	if diags.HasErrors() {
 		// Warnings go with the errors, so one report shows everything.
 		loadErr.Diags = diags
 	}
 	// Policies are compiled even when the HCL is broken, so one run of
 	// `tollgate check` reports every problem of both.
-	pol, err := src.policy(ctx)
+	pol, err := src.policy(ctx, ls.previous)
 	if err != nil {
 		var ce *policy.CompileError
 		if errors.As(err, &ce) {
@@ -113,9 +117,21 @@ func (src Sources) load(ctx context.Context) (*model.Config, *policy.Policy, hcl
 		}
 	}
 	if loadErr.Diags != nil || loadErr.Policy != nil || loadErr.Err != nil {
-		return nil, nil, nil, files, loadErr
+		return nil, nil, files, loadErr
 	}
-	return cfg, pol, warningsOf(diags), files, nil
+	warnings := warningsOf(diags)
+	// Building from the previous store (see store.Next) is what makes a
+	// reload after a small edit cheap.
+	var st *store.Store
+	if ls.previous != nil {
+		st, err = ls.previous.Store.Next(cfg)
+	} else {
+		st, err = store.New(cfg)
+	}
+	if err != nil {
+		return nil, warnings, files, &LoadError{Files: files, Err: err}
+	}
+	return decide.New(cfg, st, pol), warnings, files, nil
 }
 
 func warningsOf(diags hcl.Diagnostics) hcl.Diagnostics {
@@ -139,7 +155,7 @@ func (src Sources) configFiles() (map[string][]byte, error) {
 	return hclconf.ReadDir(dir)
 }
 
-func (src Sources) policy(ctx context.Context) (*policy.Policy, error) {
+func (src Sources) policy(ctx context.Context, previous *authz.Snapshot) (*policy.Policy, error) {
 	files := src.PolicyFiles
 	if files == nil {
 		dir := src.PoliciesDir
@@ -151,10 +167,10 @@ func (src Sources) policy(ctx context.Context) (*policy.Policy, error) {
 			return nil, err
 		}
 	}
-	if src.Previous != nil && src.Previous.Policy.SameSources(files, src.Data) {
+	if previous != nil && previous.Policy.SameSources(files, src.Data) {
 		// Nothing the policy is made of changed: the compiled, prepared
 		// policy is immutable and serves the new snapshot as it is.
-		return src.Previous.Policy, nil
+		return previous.Policy, nil
 	}
 	return policy.Compile(ctx, files, src.Data)
 }

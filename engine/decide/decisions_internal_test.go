@@ -1,4 +1,4 @@
-package authz
+package decide
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 // large values cannot grow the decision cache past its byte budget, and
 // an audience that names no server is not kept at all.
 func TestDecisionCacheStaysWithinItsBytes(t *testing.T) {
-	snap := exampleSnapshot(t)
+	snap := exampleDecider(t)
 	const budget = 1 << 20
 	snap.decisions = newDecisionCache(budget)
 	ctx := context.Background()

@@ -1,4 +1,4 @@
-package authz
+package decide
 
 import (
 	"cmp"
@@ -8,6 +8,7 @@ import (
 	"maps"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,7 +45,7 @@ type ProbeResult struct {
 // says whether both sides agree). A server no declaration names is left
 // out: the default policies grant nothing there, and a policy of one's own
 // can only take away.
-func (s *Snapshot) probes(c *model.Client) []Probe {
+func (s *Decider) probes(c *model.Client) []Probe {
 	out := []Probe{{Client: c}}
 	routes := reachOf(c.Access, s.Store.GroupsOf(c.ID))
 	via := map[string][]string{}
@@ -76,14 +77,14 @@ const sweepChunk = 64
 // parallel on workers goroutines (all cores when workers <= 0). It calls
 // observe with every result, from those goroutines, so observe must be
 // safe for concurrent use. It returns ctx's error when ctx ends first.
-func (s *Snapshot) Sweep(ctx context.Context, workers int, observe func(*ProbeResult)) error {
+func (s *Decider) Sweep(ctx context.Context, workers int, observe func(*ProbeResult)) error {
 	return s.sweep(ctx, s.Config.Clients, workers, nil, observe)
 }
 
 // sweep is Sweep over the given clients. With pace set it runs on one
 // goroutine and calls pace between two chunks of clients with the time
 // the first took, as a reload under load does between HCL files.
-func (s *Snapshot) sweep(ctx context.Context, clients []*model.Client, workers int, pace func(took time.Duration), observe func(*ProbeResult)) error {
+func (s *Decider) sweep(ctx context.Context, clients []*model.Client, workers int, pace func(took time.Duration), observe func(*ProbeResult)) error {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
@@ -123,7 +124,7 @@ func (s *Snapshot) sweep(ctx context.Context, clients []*model.Client, workers i
 	return ctx.Err()
 }
 
-func (s *Snapshot) probe(ctx context.Context, p Probe, now time.Time) *ProbeResult {
+func (s *Decider) probe(ctx context.Context, p Probe, now time.Time) *ProbeResult {
 	req := &EvalRequest{ClientID: p.Client.ID, AuthMethod: p.Client.AuthMethod, Time: now}
 	if p.Server != nil {
 		req.Audience = []string{p.Server.Audience}
@@ -136,6 +137,20 @@ func (s *Snapshot) probe(ctx context.Context, p Probe, now time.Time) *ProbeResu
 		err = oe.Cause
 	}
 	return &ProbeResult{Probe: p, Evaluation: ev, Err: err}
+}
+
+// VerifyError lists the requests of a sweep that the policy failed to
+// decide, one per place and message.
+type VerifyError struct {
+	Problems []EvalProblem
+}
+
+func (e *VerifyError) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
 }
 
 // EvalProblem is a request of a sweep that the policy failed to decide:
@@ -210,15 +225,17 @@ func (ps *problemSet) sorted() []EvalProblem {
 	return out
 }
 
-// verify is the check that every load (check, serve, each reload) runs
+// Verify is the check that every load (check, serve, each reload) runs
 // before a snapshot may answer: it sweeps every client, and a policy that
 // fails to decide any request of the sweep (a conflict, a type or built-in
 // error, an undefined or malformed decision) is refused with the place of
-// each failure. observe, when set, sees every result too.
+// each failure, as a *VerifyError. observe, when set, sees every result
+// too; with pace set the sweep runs on one goroutine and calls pace
+// between two chunks of clients with the time the first took.
 //
 // A reload that kept the compiled policy decides again only the clients
-// whose input may differ from the verified snapshot it replaces.
-func (s *Snapshot) verify(ctx context.Context, previous *Snapshot, pace func(time.Duration), observe func(*ProbeResult)) error {
+// whose input may differ from previous, the verified decider it replaces.
+func (s *Decider) Verify(ctx context.Context, previous *Decider, pace func(time.Duration), observe func(*ProbeResult)) error {
 	clients := s.Config.Clients
 	if observe == nil && previous != nil && previous.verified && previous.Policy == s.Policy && s.Policy.Deterministic() {
 		clients = s.changedClients(previous)
@@ -234,7 +251,7 @@ func (s *Snapshot) verify(ctx context.Context, previous *Snapshot, pace func(tim
 		return err
 	}
 	if found := problems.sorted(); len(found) > 0 {
-		return &LoadError{Evaluation: found}
+		return &VerifyError{Problems: found}
 	}
 	s.verified = true
 	return nil
@@ -248,7 +265,7 @@ func (s *Snapshot) verify(ctx context.Context, previous *Snapshot, pace func(tim
 // the settings changed. Declarations are compared by pointer: store.Next
 // hands a reload previous's object for every declaration that did not
 // change, and declarations are never modified.
-func (s *Snapshot) changedClients(previous *Snapshot) []*model.Client {
+func (s *Decider) changedClients(previous *Decider) []*model.Client {
 	old := previous.Config
 	if s.Settings != old.Settings || !samePointers(s.Config.Servers, old.Servers) {
 		return s.Config.Clients

@@ -1,4 +1,4 @@
-package authz
+package decide
 
 import (
 	"maps"
@@ -9,6 +9,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/tollgate-dev/tollgate/engine/model"
+	"github.com/tollgate-dev/tollgate/engine/oauth"
 	"github.com/tollgate-dev/tollgate/engine/store"
 )
 
@@ -54,7 +55,7 @@ var (
 	keyScope        = ast.StringTerm("scope")
 	keyAuthMethod   = ast.StringTerm("auth_method")
 	keyTime         = ast.StringTerm("time")
-	grantTypeCCTerm = ast.StringTerm(GrantTypeClientCredentials)
+	grantTypeCCTerm = ast.StringTerm(oauth.GrantTypeClientCredentials)
 )
 
 // str is the interned term of s.

@@ -1,21 +1,22 @@
-package authz_test
+package decide_test
 
 import (
 	"context"
 	"errors"
-	"maps"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/engine/authz"
+	"github.com/tollgate-dev/tollgate/engine/decide"
 	"github.com/tollgate-dev/tollgate/engine/hclconf"
 	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
 	"github.com/tollgate-dev/tollgate/engine/model"
 	"github.com/tollgate-dev/tollgate/engine/oauth"
 	"github.com/tollgate-dev/tollgate/engine/policy"
+	"github.com/tollgate-dev/tollgate/engine/reload"
+	"github.com/tollgate-dev/tollgate/engine/store"
 )
 
 // exampleConfig is the config/ that `make run` serves.
@@ -46,13 +47,13 @@ func compilePolicyDir(t testing.TB, dir string) *policy.Policy {
 	return p
 }
 
-func snapshot(t testing.TB, cfg *model.Config, pol *policy.Policy) *authz.Snapshot {
+func decider(t testing.TB, cfg *model.Config, pol *policy.Policy) *decide.Decider {
 	t.Helper()
-	snap, err := authz.NewSnapshot(cfg, pol, authz.NewKDFCache())
+	st, err := store.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return snap
+	return decide.New(cfg, st, pol)
 }
 
 // TestEvaluateSeedScenarios reproduces the seed scenarios offline, as
@@ -68,7 +69,7 @@ func TestEvaluateSeedScenarios(t *testing.T) {
 	tests := []struct {
 		name         string
 		mutate       func(*model.Config)
-		req          authz.EvalRequest
+		req          decide.EvalRequest
 		wantAllow    bool
 		wantAudience []string
 		wantScope    []string
@@ -79,55 +80,55 @@ func TestEvaluateSeedScenarios(t *testing.T) {
 	}{
 		{
 			name:      "gift-deliveries gets world-mappers with its scope",
-			req:       authz.EvalRequest{ClientID: "gift-deliveries", Audience: []string{"https://api.worldmappers.example"}},
+			req:       decide.EvalRequest{ClientID: "gift-deliveries", Audience: []string{"https://api.worldmappers.example"}},
 			wantAllow: true, wantAudience: []string{"https://api.worldmappers.example"}, wantScope: []string{"read:directions"}, wantSubject: "gift-deliveries",
 		},
 		{
 			name:      "a server may be named by its id",
-			req:       authz.EvalRequest{ClientID: "gift-deliveries", Audience: []string{"world-mappers"}, Scope: []string{"read:directions"}},
+			req:       decide.EvalRequest{ClientID: "gift-deliveries", Audience: []string{"world-mappers"}, Scope: []string{"read:directions"}},
 			wantAllow: true, wantAudience: []string{"https://api.worldmappers.example"}, wantScope: []string{"read:directions"}, wantSubject: "gift-deliveries",
 		},
 		{
 			name:      "single application: no audience, the token is for client1 itself",
-			req:       authz.EvalRequest{ClientID: "client1"},
+			req:       decide.EvalRequest{ClientID: "client1"},
 			wantAllow: true, wantAudience: []string{"client1"}, wantSubject: "client1",
 		},
 		{
 			name:      "Client1 as User1 gets Server2",
-			req:       authz.EvalRequest{ClientID: "Client1", Scope: []string{"Server2"}},
+			req:       decide.EvalRequest{ClientID: "Client1", Scope: []string{"Server2"}},
 			wantAllow: true, wantAudience: []string{"Server2"}, wantScope: []string{"read"}, wantSubject: "User1", wantActor: "Client1",
 		},
 		{
 			name:      "Client1 as User1 gets Server1 through Group1",
-			req:       authz.EvalRequest{ClientID: "Client1", Audience: []string{"Server1"}},
+			req:       decide.EvalRequest{ClientID: "Client1", Audience: []string{"Server1"}},
 			wantAllow: true, wantAudience: []string{"Server1"}, wantScope: []string{"read"}, wantSubject: "User1", wantActor: "Client1",
 		},
 		{
 			name:      "Client1 may not write on Server2: User1's groups only grant read",
-			req:       authz.EvalRequest{ClientID: "Client1", Audience: []string{"Server2"}, Scope: []string{"write"}},
+			req:       decide.EvalRequest{ClientID: "Client1", Audience: []string{"Server2"}, Scope: []string{"write"}},
 			wantError: oauth.InvalidScope,
 		},
 		{
 			name:       "removing User1 from Group2 denies Server2 with a reason",
 			mutate:     withoutUser1InGroup2,
-			req:        authz.EvalRequest{ClientID: "Client1", Scope: []string{"Server2"}},
+			req:        decide.EvalRequest{ClientID: "Client1", Scope: []string{"Server2"}},
 			wantError:  oauth.UnauthorizedClient,
 			wantReason: "Server2",
 		},
 		{
 			name:      "a scope not granted is invalid_scope",
-			req:       authz.EvalRequest{ClientID: "gift-deliveries", Audience: []string{"https://api.worldmappers.example"}, Scope: []string{"read:geocode"}},
+			req:       decide.EvalRequest{ClientID: "gift-deliveries", Audience: []string{"https://api.worldmappers.example"}, Scope: []string{"read:geocode"}},
 			wantError: oauth.InvalidScope,
 		},
 		{
 			name:       "an unknown audience is invalid_target",
-			req:        authz.EvalRequest{ClientID: "gift-deliveries", Audience: []string{"https://unknown.example"}},
+			req:        decide.EvalRequest{ClientID: "gift-deliveries", Audience: []string{"https://unknown.example"}},
 			wantError:  oauth.InvalidTarget,
 			wantReason: "https://unknown.example",
 		},
 		{
 			name:      "a server the client cannot reach is unauthorized_client",
-			req:       authz.EvalRequest{ClientID: "client1", Audience: []string{"Server1"}},
+			req:       decide.EvalRequest{ClientID: "client1", Audience: []string{"Server1"}},
 			wantError: oauth.UnauthorizedClient,
 		},
 	}
@@ -138,7 +139,7 @@ func TestEvaluateSeedScenarios(t *testing.T) {
 			if tt.mutate != nil {
 				tt.mutate(cfg)
 			}
-			snap := snapshot(t, cfg, pol)
+			snap := decider(t, cfg, pol)
 			tt.req.Time = time.Now()
 			ev, err := snap.Evaluate(context.Background(), &tt.req)
 			if err != nil {
@@ -181,14 +182,14 @@ func equalStrings(a, b []string) bool {
 func TestTTLIsCapped(t *testing.T) {
 	cfg := exampleConfig(t)
 	cfg.Settings.MaxTokenTTL = 20 * time.Minute
-	snap := snapshot(t, cfg, defaultPolicy(t))
+	snap := decider(t, cfg, defaultPolicy(t))
 	tests := []struct {
 		name string
-		req  authz.EvalRequest
+		req  decide.EvalRequest
 		want time.Duration
 	}{
-		{"default 1h capped by max 20m", authz.EvalRequest{ClientID: "client1"}, 20 * time.Minute},
-		{"world-mappers caps at 30m, max at 20m", authz.EvalRequest{ClientID: "gift-deliveries", Audience: []string{"world-mappers"}}, 20 * time.Minute},
+		{"default 1h capped by max 20m", decide.EvalRequest{ClientID: "client1"}, 20 * time.Minute},
+		{"world-mappers caps at 30m, max at 20m", decide.EvalRequest{ClientID: "gift-deliveries", Audience: []string{"world-mappers"}}, 20 * time.Minute},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -202,7 +203,7 @@ func TestTTLIsCapped(t *testing.T) {
 		})
 	}
 	cfg = exampleConfig(t)
-	ev, _ := snapshot(t, cfg, defaultPolicy(t)).Evaluate(context.Background(), &authz.EvalRequest{ClientID: "gift-deliveries", Audience: []string{"world-mappers"}})
+	ev, _ := decider(t, cfg, defaultPolicy(t)).Evaluate(context.Background(), &decide.EvalRequest{ClientID: "gift-deliveries", Audience: []string{"world-mappers"}})
 	if ev.TTL != 30*time.Minute {
 		t.Errorf("world-mappers token_ttl: TTL = %s, want 30m", ev.TTL)
 	}
@@ -220,29 +221,29 @@ func TestCachedDecisionsEqualFreshOnes(t *testing.T) {
 	}
 	tests := []struct {
 		name      string
-		req       authz.EvalRequest
+		req       decide.EvalRequest
 		reordered []string // the same scope tokens in another order
 		notKept   bool
 	}{
-		{name: "auth0 case", req: authz.EvalRequest{ClientID: "gift-deliveries", Audience: []string{"https://api.worldmappers.example"}}},
-		{name: "scope not granted", req: authz.EvalRequest{ClientID: "gift-deliveries", Audience: []string{"https://api.worldmappers.example"}, Scope: []string{"read:geocode"}}},
-		{name: "impersonation", req: authz.EvalRequest{ClientID: "Client1", Scope: []string{"Server2", "read"}}, reordered: []string{"read", "Server2"}},
-		{name: "impersonation beyond the account", req: authz.EvalRequest{ClientID: "Client1", Scope: []string{"Server2", "write"}}, reordered: []string{"write", "Server2"}},
-		{name: "unknown audience", req: authz.EvalRequest{ClientID: "client1", Audience: []string{"nowhere"}}, notKept: true},
-		{name: "single application", req: authz.EvalRequest{ClientID: "client1"}},
+		{name: "auth0 case", req: decide.EvalRequest{ClientID: "gift-deliveries", Audience: []string{"https://api.worldmappers.example"}}},
+		{name: "scope not granted", req: decide.EvalRequest{ClientID: "gift-deliveries", Audience: []string{"https://api.worldmappers.example"}, Scope: []string{"read:geocode"}}},
+		{name: "impersonation", req: decide.EvalRequest{ClientID: "Client1", Scope: []string{"Server2", "read"}}, reordered: []string{"read", "Server2"}},
+		{name: "impersonation beyond the account", req: decide.EvalRequest{ClientID: "Client1", Scope: []string{"Server2", "write"}}, reordered: []string{"write", "Server2"}},
+		{name: "unknown audience", req: decide.EvalRequest{ClientID: "client1", Audience: []string{"nowhere"}}, notKept: true},
+		{name: "single application", req: decide.EvalRequest{ClientID: "client1"}},
 	}
-	shared := snapshot(t, exampleConfig(t), pol)
+	shared := decider(t, exampleConfig(t), pol)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			req := tt.req
-			fresh, err := snapshot(t, exampleConfig(t), pol).Evaluate(context.Background(), &req)
+			fresh, err := decider(t, exampleConfig(t), pol).Evaluate(context.Background(), &req)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if fresh.Cached {
 				t.Fatal("a fresh snapshot answered from its cache")
 			}
-			variants := []authz.EvalRequest{tt.req, tt.req}
+			variants := []decide.EvalRequest{tt.req, tt.req}
 			if tt.reordered != nil {
 				again := tt.req
 				again.Scope = tt.reordered
@@ -271,8 +272,8 @@ func TestCachedDecisionsEqualFreshOnes(t *testing.T) {
 func TestFailClosed(t *testing.T) {
 	for _, name := range []string{"undefined", "malformed"} {
 		t.Run(name, func(t *testing.T) {
-			snap := snapshot(t, exampleConfig(t), compilePolicyDir(t, repotest.Path(t, "testdata", "policies", name)))
-			_, err := snap.Evaluate(context.Background(), &authz.EvalRequest{ClientID: "client1"})
+			snap := decider(t, exampleConfig(t), compilePolicyDir(t, repotest.Path(t, "testdata", "policies", name)))
+			_, err := snap.Evaluate(context.Background(), &decide.EvalRequest{ClientID: "client1"})
 			var oe *oauth.Error
 			if !errors.As(err, &oe) || oe.Code != oauth.ServerError || oe.HTTPStatus() != 500 {
 				t.Fatalf("Evaluate error = %v, want server_error (500)", err)
@@ -280,64 +281,21 @@ func TestFailClosed(t *testing.T) {
 		})
 	}
 	t.Run("a policy that fails to decide a client's request never loads", func(t *testing.T) {
-		_, err := authz.Load(context.Background(), authz.Sources{
+		_, err := reload.Load(context.Background(), reload.Sources{
 			ConfigDir: repotest.Path(t, "config"), PoliciesDir: repotest.Path(t, "testdata", "policies", "undefined"),
-		}, authz.NewKDFCache())
-		var le *authz.LoadError
+		}, reload.NewKDFCache())
+		var le *reload.LoadError
 		if !errors.As(err, &le) || len(le.Evaluation) == 0 || !strings.HasSuffix(le.Evaluation[0].File, "undefined/token.rego") {
 			t.Fatalf("Load error = %v, want the policy's undefined decision, at its file", err)
 		}
 	})
 	t.Run("a policy that does not compile never loads", func(t *testing.T) {
-		_, err := authz.Load(context.Background(), authz.Sources{
+		_, err := reload.Load(context.Background(), reload.Sources{
 			ConfigDir: repotest.Path(t, "config"), PoliciesDir: repotest.Path(t, "testdata", "policies", "broken"),
-		}, authz.NewKDFCache())
-		var le *authz.LoadError
+		}, reload.NewKDFCache())
+		var le *reload.LoadError
 		if !errors.As(err, &le) || le.Policy == nil {
 			t.Fatalf("Load error = %v, want a policy compile error", err)
 		}
 	})
-}
-
-// TestReloadKeepsAnUnchangedPolicy: a reload whose policies and data did
-// not change serves the compiled policy it had, still deciding; an edit of
-// a policy file, or new bundle data, compiles anew.
-func TestReloadKeepsAnUnchangedPolicy(t *testing.T) {
-	ctx := context.Background()
-	configDir := repotest.Path(t, "config")
-	policies, err := policy.ReadDir(repotest.Path(t, "policies"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := authz.Sources{ConfigDir: configDir, PolicyFiles: policies}
-	first, err := authz.Load(ctx, src, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src.Previous = first
-	again, err := authz.Load(ctx, src, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if again.Policy != first.Policy {
-		t.Error("an unchanged policy was compiled again")
-	}
-	req := authz.EvalRequest{ClientID: "Client1", Scope: []string{"Server2"}}
-	if ev, err := again.Evaluate(ctx, &req); err != nil || !ev.Decision.Allow || ev.Cached {
-		t.Errorf("the kept policy decides %+v, %v; want a fresh allow", ev, err)
-	}
-
-	edited := maps.Clone(policies)
-	for name, body := range edited {
-		edited[name] = append([]byte("# edited\n"), body...)
-		break
-	}
-	src.PolicyFiles = edited
-	if recompiled, err := authz.Load(ctx, src, nil); err != nil || recompiled.Policy == first.Policy {
-		t.Errorf("an edited policy was not compiled again (err %v)", err)
-	}
-	src.PolicyFiles, src.Data = policies, map[string]any{"tenants": []any{"t1"}}
-	if recompiled, err := authz.Load(ctx, src, nil); err != nil || recompiled.Policy == first.Policy {
-		t.Errorf("new data did not compile the policy again (err %v)", err)
-	}
 }

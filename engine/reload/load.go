@@ -1,0 +1,83 @@
+package reload
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/tollgate-dev/tollgate/engine/authz"
+	"github.com/tollgate-dev/tollgate/engine/clientauth"
+	"github.com/tollgate-dev/tollgate/engine/decide"
+	"github.com/tollgate-dev/tollgate/engine/hclconf"
+)
+
+// NewKDFCache returns the cache of successful argon2id/bcrypt verifications
+// that snapshots share; its size bounds memory, not correctness.
+func NewKDFCache() *clientauth.Cache { return clientauth.NewCache(100_000) }
+
+// Load reads, validates and compiles everything serve would from src,
+// builds a snapshot and verifies it: the policy must decide every client's
+// requests (see decide.Decider.Verify). Every problem found is in the
+// returned *LoadError.
+func Load(ctx context.Context, src Sources, kdfCache *clientauth.Cache) (*authz.Snapshot, error) {
+	snap, _, _, err := build(ctx, src, loadState{kdf: kdfCache})
+	return snap, err
+}
+
+// LoadObserved is Load that also hands observe every result of the
+// verifying sweep (see decide.Decider.Sweep), so that `tollgate access`
+// and `plan` read the effective access off the very evaluations that
+// verified the snapshot. observe is called from several goroutines at
+// once.
+func LoadObserved(ctx context.Context, src Sources, kdfCache *clientauth.Cache, observe func(*decide.ProbeResult)) (*authz.Snapshot, error) {
+	snap, _, _, err := build(ctx, src, loadState{kdf: kdfCache, observe: observe})
+	return snap, err
+}
+
+// loadState is what one load may reuse or report to beyond its sources;
+// the zero value is a load from nothing (check, eval).
+type loadState struct {
+	// parsed keeps the parsed HCL files between loads, so that a reload
+	// parses only the files that changed.
+	parsed *hclconf.Cache
+	// pace is called between two HCL files parsed, and between two chunks
+	// of clients swept, with the time the first one took.
+	pace func(took time.Duration)
+	// previous is the snapshot this load replaces: the new store is built
+	// from its store, sharing every unchanged declaration, and its
+	// compiled policy serves again when no policy file changed.
+	previous *authz.Snapshot
+	kdf      *clientauth.Cache
+	observe  func(*decide.ProbeResult)
+}
+
+// build is every load: read, validate, compile, build the store and the
+// snapshot and verify it. It also returns the HCL warnings and files, for
+// check.
+func build(ctx context.Context, src Sources, ls loadState) (*authz.Snapshot, hcl.Diagnostics, map[string][]byte, error) {
+	dec, warnings, files, err := decider(ctx, src, ls)
+	if err != nil {
+		return nil, warnings, files, err
+	}
+	snap, err := authz.NewSnapshot(dec, ls.kdf)
+	if err != nil {
+		return nil, warnings, files, &LoadError{Files: files, Err: err}
+	}
+	snap.Warnings = warnings
+	var previous *decide.Decider
+	if ls.previous != nil {
+		previous = ls.previous.Decider
+	}
+	if err := dec.Verify(ctx, previous, ls.pace, ls.observe); err != nil {
+		le := &LoadError{Files: files}
+		if ve, ok := errors.AsType[*decide.VerifyError](err); ok {
+			le.Evaluation = ve.Problems
+		} else {
+			le.Err = err
+		}
+		return nil, warnings, files, le
+	}
+	return snap, warnings, files, nil
+}
