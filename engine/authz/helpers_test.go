@@ -48,7 +48,7 @@ func snapshot(t testing.TB, cfg *model.Config, pol *policy.Policy) *authz.Snapsh
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap, err := authz.NewSnapshot(decide.New(cfg, st, pol), reload.NewKDFCache())
+	snap, err := authz.NewSnapshot(decide.New(st, pol), reload.NewKDFCache())
 	if err != nil {
 		t.Fatal(err)
 	}

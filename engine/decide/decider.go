@@ -17,6 +17,8 @@ import (
 // once built, but for the decision cache it fills; a reload builds a new
 // one.
 type Decider struct {
+	// Config is the store's (store.Store.Config): a declaration that did
+	// not change since the last load is the very object it was then.
 	Config   *model.Config
 	Store    *store.Store
 	Policy   *policy.Policy
@@ -29,9 +31,10 @@ type Decider struct {
 	verified bool
 }
 
-// New builds the decider of a validated configuration, the store built
-// from it and its compiled policy.
-func New(cfg *model.Config, st *store.Store, pol *policy.Policy) *Decider {
+// New builds the decider of the configuration st holds and its compiled
+// policy.
+func New(st *store.Store, pol *policy.Policy) *Decider {
+	cfg := st.Config()
 	d := &Decider{
 		Config:   cfg,
 		Store:    st,

@@ -53,7 +53,7 @@ func decider(t testing.TB, cfg *model.Config, pol *policy.Policy) *decide.Decide
 	if err != nil {
 		t.Fatal(err)
 	}
-	return decide.New(cfg, st, pol)
+	return decide.New(st, pol)
 }
 
 // TestEvaluateSeedScenarios reproduces the seed scenarios offline, as

@@ -33,7 +33,7 @@ func exampleDecider(tb testing.TB) *Decider {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return New(cfg, st, pol)
+	return New(st, pol)
 }
 
 func inputJSON(t *testing.T, v ast.Value) []byte {

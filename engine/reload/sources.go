@@ -131,7 +131,7 @@ func decider(ctx context.Context, src Sources, ls loadState) (*decide.Decider, h
 	if err != nil {
 		return nil, warnings, files, &LoadError{Files: files, Err: err}
 	}
-	return decide.New(cfg, st, pol), warnings, files, nil
+	return decide.New(st, pol), warnings, files, nil
 }
 
 func warningsOf(diags hcl.Diagnostics) hcl.Diagnostics {

@@ -39,6 +39,11 @@ func collect[T any](it memdb.ResultIterator) []T {
 // Counts returns the configuration's sizes.
 func (s *Store) Counts() Counts { return s.counts }
 
+// Config is the configuration the store holds: the one it was built
+// from, sharing the objects of the store it was built from wherever they
+// did not change (see Next).
+func (s *Store) Config() *model.Config { return s.config }
+
 // Client returns the client with the given client_id.
 func (s *Store) Client(id string) (*model.Client, bool) {
 	return first[*model.Client](s, tableClients, "id", id)

@@ -8,6 +8,7 @@ package store
 import (
 	"fmt"
 	"reflect"
+	"slices"
 
 	"github.com/hashicorp/go-memdb"
 
@@ -57,6 +58,7 @@ func schema() *memdb.DBSchema {
 // Store is a read-only view of one configuration.
 type Store struct {
 	db     *memdb.MemDB
+	config *model.Config
 	counts Counts
 }
 
@@ -82,11 +84,19 @@ func New(cfg *model.Config) (*Store, error) {
 // instead of every row, and leaves no garbage of the rest. s itself does
 // not change and may be read all along.
 //
-// Each object of cfg equal to s's object of the same id is replaced, in
-// cfg, by s's: the two stores share it, and the copy the reload made is
-// dropped at once rather than kept. Model objects are never modified
-// after loading, so sharing them is safe.
+// cfg is not changed. The new store's Config is cfg with each object
+// equal to s's object of the same id replaced by s's: the two stores
+// share it, and the copy the reload made is dropped at once rather than
+// kept. Model objects are never modified after loading, so sharing them
+// is safe; a reload tells an unchanged declaration by its pointer.
 func (s *Store) Next(cfg *model.Config) (*Store, error) {
+	cfg = &model.Config{
+		Settings: cfg.Settings,
+		Servers:  slices.Clone(cfg.Servers),
+		Clients:  slices.Clone(cfg.Clients),
+		Accounts: slices.Clone(cfg.Accounts),
+		Groups:   slices.Clone(cfg.Groups),
+	}
 	db := s.db.Snapshot()
 	txn := db.Txn(true)
 	defer txn.Abort()
@@ -133,7 +143,7 @@ func (s *Store) Next(cfg *model.Config) (*Store, error) {
 		}
 	}
 	txn.Commit()
-	return &Store{db: db, counts: Counts{
+	return &Store{db: db, config: cfg, counts: Counts{
 		Clients: len(cfg.Clients), Servers: len(cfg.Servers), Accounts: len(cfg.Accounts), Groups: len(cfg.Groups),
 	}}, nil
 }

@@ -199,6 +199,32 @@ func TestNextAnswersAsNew(t *testing.T) {
 	}
 }
 
+// TestNextLeavesItsInputAlone: Next does not rewrite the configuration
+// it is given; the store's own Config holds the shared objects, by which
+// a reload tells an unchanged declaration.
+func TestNextLeavesItsInputAlone(t *testing.T) {
+	last, err := store.New(testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig()
+	given := slices.Clone(cfg.Clients)
+	next, err := last.Next(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range cfg.Clients {
+		if c != given[i] {
+			t.Errorf("Next replaced client %s in the configuration it was given", c.ID)
+		}
+	}
+	for _, c := range next.Config().Clients {
+		if c != must(last.Client(c.ID)) {
+			t.Errorf("client %s of the new store's Config is not the last store's object", c.ID)
+		}
+	}
+}
+
 func TestNextRefusesDuplicates(t *testing.T) {
 	last, err := store.New(testConfig())
 	if err != nil {
