@@ -1,9 +1,7 @@
 package bundle_test
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -12,25 +10,17 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"io"
-	"maps"
-	"math/big"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jws"
 	opabundle "github.com/open-policy-agent/opa/v1/bundle"
-	"github.com/open-policy-agent/opa/v1/util"
 
 	"github.com/tollgate-dev/tollgate/engine/bundle"
 	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
@@ -339,260 +329,3 @@ func TestSignatureWithoutKeyIDIsVerified(t *testing.T) {
 		})
 	}
 }
-
-// TestKeysRefused: keys OPA cannot sign bundles with, weak keys, secrets
-// and the wrong half of a pair are refused with a reason.
-func TestKeysRefused(t *testing.T) {
-	withPrivate := append(slices.Clone(key(t, "rsa").publicPEM), key(t, "p256").privatePEM...)
-	verifierTests := []struct {
-		name string
-		pem  []byte
-		want string
-	}{
-		{name: "an HMAC secret", pem: []byte("a-shared-secret"), want: "HMAC secret is not supported"},
-		{name: "a private key", pem: key(t, "rsa").privatePEM, want: "is a private key"},
-		{name: "a public and a private key", pem: withPrivate, want: "PEM block 2: is a private key"},
-		{name: "an Ed25519 key", pem: key(t, "ed25519").publicPEM, want: "RSA or ECDSA keys only"},
-		{name: "a short RSA key", pem: key(t, "rsa1024").publicPEM, want: "1024 bits"},
-	}
-	for _, tt := range verifierTests {
-		t.Run("verifier: "+tt.name, func(t *testing.T) {
-			if _, err := bundle.NewVerifier(tt.pem); err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error %v, want %q", err, tt.want)
-			}
-		})
-	}
-	signerTests := []struct {
-		name string
-		pem  []byte
-		opts bundle.SigningOptions
-		want string
-	}{
-		{name: "an HMAC secret", pem: []byte("a-shared-secret"), want: "HMAC secret is not supported"},
-		{name: "a public key", pem: key(t, "rsa").publicPEM, want: "not a private key"},
-		{name: "an Ed25519 key", pem: key(t, "ed25519").privatePEM, want: "RSA or ECDSA keys only"},
-		{name: "a short RSA key", pem: key(t, "rsa1024").privatePEM, want: "1024 bits"},
-		{name: "an algorithm the key does not fit", pem: key(t, "rsa").privatePEM, opts: bundle.SigningOptions{Alg: "ES256"}, want: "does not fit the key"},
-		{name: "HMAC", pem: key(t, "rsa").privatePEM, opts: bundle.SigningOptions{Alg: "HS256"}, want: "does not fit the key"},
-		{name: "the wrong curve", pem: key(t, "p256").privatePEM, opts: bundle.SigningOptions{Alg: "ES384"}, want: "does not fit the key"},
-		{name: "claims that replace the files", pem: key(t, "rsa").privatePEM,
-			opts: bundle.SigningOptions{ClaimsFile: writeTemp(t, "claims.json", `{"files": []}`)}, want: `"files" is set by the signature`},
-		{name: "claims with a scope", pem: key(t, "rsa").privatePEM,
-			opts: bundle.SigningOptions{ClaimsFile: writeTemp(t, "claims.json", `{"scope": "write"}`)}, want: `"scope" is set by the signature`},
-		{name: "claims that are not an object", pem: key(t, "rsa").privatePEM,
-			opts: bundle.SigningOptions{ClaimsFile: writeTemp(t, "claims.json", `[1]`)}, want: "must be a JSON object"},
-	}
-	for _, tt := range signerTests {
-		t.Run("signer: "+tt.name, func(t *testing.T) {
-			if _, err := bundle.NewSigner(tt.pem, tt.opts); err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error %v, want %q", err, tt.want)
-			}
-		})
-	}
-}
-
-// TestVerifierWithTwoKeysAcceptsEither: while the signing key rotates,
-// the verification key file holds the old and the new public key, and a
-// bundle signed by either verifies; one signed by a third key does not,
-// and the refusal names both keys.
-func TestVerifierWithTwoKeysAcceptsEither(t *testing.T) {
-	oldKey, newKey := key(t, "rsa"), key(t, "p256")
-	v, err := bundle.NewVerifier(append(slices.Clone(oldKey.publicPEM), newKey.publicPEM...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, k := range map[string]*testKey{"the old key": oldKey, "the new key": newKey} {
-		archive, _ := signedArchive(t, k, bundle.SigningOptions{})
-		if _, err := bundle.ParseVerified(archive, v); err != nil {
-			t.Errorf("signed with %s: %v", name, err)
-		}
-	}
-	third, _ := signedArchive(t, key(t, "rsa-other"), bundle.SigningOptions{})
-	_, err = bundle.ParseVerified(third, v)
-	if !errors.Is(err, bundle.ErrBadSignature) || !strings.Contains(err.Error(), oldKey.verifier(t).Fingerprint()+","+newKey.verifier(t).Fingerprint()) {
-		t.Errorf("signed with a third key: %v", err)
-	}
-	tooMany := bytes.Repeat(oldKey.publicPEM, 9)
-	if _, err := bundle.NewVerifier(tooMany); err == nil || !strings.Contains(err.Error(), "more than 8 keys") {
-		t.Errorf("nine keys: %v", err)
-	}
-}
-
-// TestVerifierReadsPublicKeyForms: PKIX, PKCS #1 and a certificate name
-// the same key.
-func TestVerifierReadsPublicKeyForms(t *testing.T) {
-	k := key(t, "rsa")
-	pkcs1 := pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(k.private.Public().(*rsa.PublicKey))})
-	template := &x509.Certificate{SerialNumber: bigOne()}
-	der, err := x509.CreateCertificate(rand.Reader, template, template, k.private.Public(), k.private)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	archive, _ := signedArchive(t, k, bundle.SigningOptions{})
-	for name, body := range map[string][]byte{"PKIX": k.publicPEM, "PKCS #1": pkcs1, "certificate": cert} {
-		v, err := bundle.NewVerifier(body)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if v.Fingerprint() != k.verifier(t).Fingerprint() {
-			t.Errorf("%s: fingerprint %s", name, v.Fingerprint())
-		}
-		if _, err := bundle.ParseVerified(archive, v); err != nil {
-			t.Errorf("%s: %v", name, err)
-		}
-	}
-}
-
-// rewrite unpacks archive, lets change edit its files (by clean name),
-// and packs them again.
-func rewrite(t testing.TB, archive []byte, change func(files map[string][]byte)) []byte {
-	t.Helper()
-	files := untarAll(t, archive)
-	change(files)
-	var entries []tarFile
-	for _, name := range slices.Sorted(maps.Keys(files)) {
-		entries = append(entries, tarFile{name: "/" + name, body: string(files[name])})
-	}
-	return tarball(t, entries...)
-}
-
-func untarAll(t testing.TB, archive []byte) map[string][]byte {
-	t.Helper()
-	gz, err := gzip.NewReader(bytes.NewReader(archive))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(gz)
-	files := map[string][]byte{}
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return files
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[strings.TrimPrefix(hdr.Name, "/")] = body
-	}
-}
-
-// fileList is what OPA's signers put in a payload for files.
-func fileList(t testing.TB, files map[string][]byte, alg string) []opabundle.FileInfo {
-	t.Helper()
-	h, err := opabundle.NewSignatureHasher(opabundle.HashingAlgorithm(alg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var list []opabundle.FileInfo
-	for _, name := range slices.Sorted(maps.Keys(files)) {
-		var value any = files[name]
-		if opabundle.IsStructuredDoc(name) {
-			if err := util.UnmarshalJSON(files[name], &value); err != nil {
-				t.Fatal(err)
-			}
-		}
-		digest, err := h.HashFile(value)
-		if err != nil {
-			t.Fatal(err)
-		}
-		list = append(list, opabundle.NewFile(name, hex.EncodeToString(digest), alg))
-	}
-	return list
-}
-
-// resign signs the files of an unsigned archive with a hand-made JWT:
-// headers beyond alg only as given (so no kid by default), and the claims
-// given ("algorithm" picks the digest of every file). A nil key with
-// HS256 uses the verifier's public key PEM as the HMAC secret.
-func resign(t testing.TB, unsigned []byte, k *testKey, alg jwa.SignatureAlgorithm, headers, claims map[string]any) []byte {
-	t.Helper()
-	digest := "SHA-256"
-	payload := map[string]any{}
-	for name, value := range claims {
-		if name == "algorithm" {
-			digest = value.(string)
-			continue
-		}
-		payload[name] = value
-	}
-	payload["files"] = fileList(t, untarAll(t, unsigned), digest)
-	body, err := json.Marshal(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hdrs := jws.NewHeaders()
-	for name, value := range headers {
-		if err := hdrs.Set(name, value); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var signingKey any
-	if k != nil {
-		signingKey = k.private
-	} else {
-		signingKey = key(t, "rsa").publicPEM
-	}
-	token, err := jws.Sign(body, jws.WithKey(alg, signingKey, jws.WithProtectedHeaders(hdrs)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return withToken(t, unsigned, string(token))
-}
-
-// unsignedToken is a JWT over the files of an unsigned archive whose
-// header says alg, with an empty signature.
-func unsignedToken(t testing.TB, unsigned []byte, alg string) string {
-	t.Helper()
-	header, _ := json.Marshal(map[string]string{"alg": alg})
-	payload, _ := json.Marshal(map[string]any{"files": fileList(t, untarAll(t, unsigned), "SHA-256")})
-	return b64(header) + "." + b64(payload) + "."
-}
-
-// withToken adds a .signatures.json holding token to an unsigned archive.
-func withToken(t testing.TB, unsigned []byte, token string) []byte {
-	t.Helper()
-	return rewrite(t, unsigned, func(files map[string][]byte) {
-		files[".signatures.json"], _ = json.Marshal(opabundle.SignaturesConfig{Signatures: []string{token}})
-	})
-}
-
-func signatureParts(t testing.TB, archive []byte) []string {
-	t.Helper()
-	var sc opabundle.SignaturesConfig
-	if err := json.Unmarshal(untarAll(t, archive)[".signatures.json"], &sc); err != nil || len(sc.Signatures) != 1 {
-		t.Fatalf("signatures %v: %v", sc, err)
-	}
-	return strings.Split(sc.Signatures[0], ".")
-}
-
-func signatureHeader(t testing.TB, archive []byte) map[string]any {
-	t.Helper()
-	return decodeSegment(t, signatureParts(t, archive)[0])
-}
-
-func signaturePayload(t testing.TB, archive []byte) map[string]any {
-	t.Helper()
-	return decodeSegment(t, signatureParts(t, archive)[1])
-}
-
-func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
-
-func decodeSegment(t testing.TB, segment string) map[string]any {
-	t.Helper()
-	raw, err := base64.RawURLEncoding.DecodeString(segment)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-func bigOne() *big.Int { return big.NewInt(1) }
