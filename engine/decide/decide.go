@@ -103,7 +103,7 @@ func (s *Decider) resolve(req *EvalRequest, client *model.Client) *resolved {
 }
 
 // Evaluate runs the decision for a request without authenticating anyone:
-// `tollgate eval` and tests use it; the token endpoint calls it after
+// `tollgate eval` and tests use it; the token endpoint calls Decide after
 // client authentication. The returned Evaluation may be shared with other
 // requests: callers must not modify it.
 func (s *Decider) Evaluate(ctx context.Context, req *EvalRequest) (*Evaluation, error) {
@@ -118,7 +118,8 @@ func (s *Decider) Evaluate(ctx context.Context, req *EvalRequest) (*Evaluation, 
 }
 
 // Decide answers req for client, an authenticated client of this
-// configuration, from the decision cache when it can.
+// configuration, from the decision cache when it can. Like Evaluate's,
+// the Evaluation may be shared: callers must not modify it.
 // The cache is looked up twice: first by the request exactly as it came
 // (a service repeating its request skips even the name lookups), then by
 // its canonical form (resolved names, sorted scopes), which is what the

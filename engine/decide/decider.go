@@ -14,8 +14,8 @@ import (
 
 // Decider decides the token requests of one configuration: its
 // declarations, their store and the compiled policy. It is immutable
-// once built, but for the decision cache it fills; a reload builds a new
-// one.
+// once built, but for the decision cache it fills and the mark Verify
+// leaves; a reload builds a new one.
 type Decider struct {
 	// Config is the store's (store.Store.Config): a declaration that did
 	// not change since the last load is the very object it was then.
