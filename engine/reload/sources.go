@@ -1,14 +1,7 @@
-// Package reload loads and reloads configurations: sources (folders,
-// in-memory files, bundles) → parse → validate → store → compile →
-// build the snapshot → self-test (every client's requests decided) →
-// swap into the authz.Service. Check and Load are the one-shot forms that
-// `tollgate check`, `eval`, `access` and tests run; a Reloader is the
-// one owner of a server's reloads and of the state they share.
 package reload
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -19,7 +12,6 @@ import (
 	"github.com/tollgate-dev/tollgate/engine/decide"
 	"github.com/tollgate-dev/tollgate/engine/hclconf"
 	"github.com/tollgate-dev/tollgate/engine/policy"
-	"github.com/tollgate-dev/tollgate/engine/store"
 )
 
 // Sources says where a configuration comes from: HCL declarations and Rego
@@ -81,57 +73,6 @@ func (e *LoadError) Write(w io.Writer, snippets bool) error {
 		}
 	}
 	return nil
-}
-
-// Check runs every check a load runs, the same code as Load: it reads,
-// validates, compiles, builds the snapshot and decides every client's
-// requests; it returns the warnings too. It is what `tollgate check` runs.
-func Check(ctx context.Context, src Sources) (warnings hcl.Diagnostics, files map[string][]byte, err error) {
-	_, warnings, files, err = build(ctx, src, loadState{})
-	return warnings, files, err
-}
-
-// decider reads, parses, validates and compiles src and builds the store
-// of its declarations: the decider a snapshot is built around. It also
-// returns the HCL warnings and files, for check.
-func decider(ctx context.Context, src Sources, ls loadState) (*decide.Decider, hcl.Diagnostics, map[string][]byte, error) {
-	files, err := src.configFiles()
-	if err != nil {
-		return nil, nil, nil, &LoadError{Err: err}
-	}
-	loadErr := &LoadError{Files: files}
-	cfg, diags := ls.parsed.LoadPaced(files, ls.pace)
-	if diags.HasErrors() {
-		// Warnings go with the errors, so one report shows everything.
-		loadErr.Diags = diags
-	}
-	// Policies are compiled even when the HCL is broken, so one run of
-	// `tollgate check` reports every problem of both.
-	pol, err := src.policy(ctx, ls.previous)
-	if err != nil {
-		var ce *policy.CompileError
-		if errors.As(err, &ce) {
-			loadErr.Policy = ce
-		} else {
-			loadErr.Err = err
-		}
-	}
-	if loadErr.Diags != nil || loadErr.Policy != nil || loadErr.Err != nil {
-		return nil, nil, files, loadErr
-	}
-	warnings := warningsOf(diags)
-	// Building from the previous store (see store.Next) is what makes a
-	// reload after a small edit cheap.
-	var st *store.Store
-	if ls.previous != nil {
-		st, err = ls.previous.Store.Next(cfg)
-	} else {
-		st, err = store.New(cfg)
-	}
-	if err != nil {
-		return nil, warnings, files, &LoadError{Files: files, Err: err}
-	}
-	return decide.New(st, pol), warnings, files, nil
 }
 
 func warningsOf(diags hcl.Diagnostics) hcl.Diagnostics {
