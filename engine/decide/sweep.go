@@ -81,14 +81,14 @@ func (s *Decider) Sweep(ctx context.Context, workers int, observe func(*ProbeRes
 	return s.sweep(ctx, s.Config.Clients, workers, nil, observe)
 }
 
-// sweep is Sweep over the given clients. With pace set it runs on one
-// goroutine and calls pace between two chunks of clients with the time
+// sweep is Sweep over the given clients. With yield set it runs on one
+// goroutine and calls yield between two chunks of clients with the time
 // the first took, as a reload under load does between HCL files.
-func (s *Decider) sweep(ctx context.Context, clients []*model.Client, workers int, pace func(took time.Duration), observe func(*ProbeResult)) error {
+func (s *Decider) sweep(ctx context.Context, clients []*model.Client, workers int, yield func(took time.Duration), observe func(*ProbeResult)) error {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	if pace != nil {
+	if yield != nil {
 		workers = 1
 	}
 	workers = min(workers, (len(clients)+sweepChunk-1)/sweepChunk)
@@ -107,8 +107,8 @@ func (s *Decider) sweep(ctx context.Context, clients []*model.Client, workers in
 				if first >= len(clients) {
 					return
 				}
-				if pace != nil && first > 0 {
-					pace(last)
+				if yield != nil && first > 0 {
+					yield(last)
 				}
 				started := time.Now()
 				for _, c := range clients[first:min(first+sweepChunk, len(clients))] {
@@ -230,18 +230,18 @@ func (ps *problemSet) sorted() []EvalProblem {
 // fails to decide any request of the sweep (a conflict, a type or built-in
 // error, an undefined or malformed decision) is refused with the place of
 // each failure, as a *VerifyError. observe, when set, sees every result
-// too; with pace set the sweep runs on one goroutine and calls pace
+// too; with yield set the sweep runs on one goroutine and calls yield
 // between two chunks of clients with the time the first took.
 //
 // A reload that kept the compiled policy decides again only the clients
 // whose input may differ from previous, the verified decider it replaces.
-func (s *Decider) Verify(ctx context.Context, previous *Decider, pace func(time.Duration), observe func(*ProbeResult)) error {
+func (s *Decider) Verify(ctx context.Context, previous *Decider, yield func(time.Duration), observe func(*ProbeResult)) error {
 	clients := s.Config.Clients
 	if observe == nil && previous != nil && previous.verified && previous.Policy == s.Policy && s.Policy.Deterministic() {
 		clients = s.changedClients(previous)
 	}
 	problems := newProblemSet(s.Policy)
-	err := s.sweep(ctx, clients, 0, pace, func(r *ProbeResult) {
+	err := s.sweep(ctx, clients, 0, yield, func(r *ProbeResult) {
 		problems.add(r)
 		if observe != nil {
 			observe(r)

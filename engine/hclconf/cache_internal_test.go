@@ -27,19 +27,19 @@ func TestCacheReparsesOnlyChangedFiles(t *testing.T) {
 			}
 			paced++
 		}
-		if _, diags := c.LoadPaced(files, pace); diags.HasErrors() {
+		if _, diags := c.LoadYielding(files, pace); diags.HasErrors() {
 			t.Fatal(diags)
 		}
 	}
 	load(map[string][]byte{"a.hcl": a, "b.hcl": b})
-	if paced != 1 || c.LastParsed() != len(a)+len(b) {
-		t.Errorf("first load: %d paces between 2 parses, %d bytes parsed, want 1 and %d", paced, c.LastParsed(), len(a)+len(b))
+	if paced != 1 || c.LastParsedBytes() != len(a)+len(b) {
+		t.Errorf("first load: %d paces between 2 parses, %d bytes parsed, want 1 and %d", paced, c.LastParsedBytes(), len(a)+len(b))
 	}
 	first := map[string]*parsedFile{"a.hcl": c.files["a.hcl"], "b.hcl": c.files["b.hcl"]}
 
 	load(map[string][]byte{"a.hcl": a, "b.hcl": b})
-	if c.files["a.hcl"] != first["a.hcl"] || c.files["b.hcl"] != first["b.hcl"] || c.LastParsed() != 0 {
-		t.Errorf("unchanged files were parsed again (%d bytes)", c.LastParsed())
+	if c.files["a.hcl"] != first["a.hcl"] || c.files["b.hcl"] != first["b.hcl"] || c.LastParsedBytes() != 0 {
+		t.Errorf("unchanged files were parsed again (%d bytes)", c.LastParsedBytes())
 	}
 
 	edited := append([]byte(nil), b...)
@@ -48,8 +48,8 @@ func TestCacheReparsesOnlyChangedFiles(t *testing.T) {
 	if c.files["a.hcl"] != first["a.hcl"] {
 		t.Error("an unchanged file was parsed again")
 	}
-	if c.files["b.hcl"] == first["b.hcl"] || c.LastParsed() != len(edited) || paced != 0 {
-		t.Errorf("a changed file was not parsed again, alone (%d bytes, %d paces)", c.LastParsed(), paced)
+	if c.files["b.hcl"] == first["b.hcl"] || c.LastParsedBytes() != len(edited) || paced != 0 {
+		t.Errorf("a changed file was not parsed again, alone (%d bytes, %d paces)", c.LastParsedBytes(), paced)
 	}
 
 	again := c.files["b.hcl"]

@@ -105,7 +105,7 @@ func NewCache() *Cache { return &Cache{} }
 
 // LastParsed is how many bytes of HCL the last load parsed: the files it
 // could not take from the cache.
-func (c *Cache) LastParsed() int {
+func (c *Cache) LastParsedBytes() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.lastParsed
@@ -114,14 +114,14 @@ func (c *Cache) LastParsed() int {
 // Load is the package's Load, reusing the blocks of every file whose name
 // and content are those of the last load. A nil Cache parses everything.
 func (c *Cache) Load(files map[string][]byte) (*model.Config, hcl.Diagnostics) {
-	return c.LoadPaced(files, nil)
+	return c.LoadYielding(files, nil)
 }
 
-// LoadPaced is Load that calls pace, when it is not nil, between two
-// files it parses, with the time the first one took. pace may sleep: a
+// LoadYielding is Load that calls yield, when it is not nil, between two
+// files it parses, with the time the first one took. yield may sleep: a
 // server reloading a large configuration uses it to keep the parsing from
 // taking the CPU its requests need.
-func (c *Cache) LoadPaced(files map[string][]byte, pace func(took time.Duration)) (*model.Config, hcl.Diagnostics) {
+func (c *Cache) LoadYielding(files map[string][]byte, yield func(took time.Duration)) (*model.Config, hcl.Diagnostics) {
 	if len(files) == 0 {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "No configuration", Detail: "no .hcl files were found."}}
 	}
@@ -150,8 +150,8 @@ func (c *Cache) LoadPaced(files map[string][]byte, pace func(took time.Duration)
 		}
 		f := previous[name]
 		if f == nil || f.sum != sum {
-			if pace != nil && lastTook > 0 {
-				pace(lastTook)
+			if yield != nil && lastTook > 0 {
+				yield(lastTook)
 			}
 			// The replaced blocks are garbage from now on rather than at
 			// the end: a reload of every file never holds both sets.

@@ -52,9 +52,9 @@ type loadState struct {
 	// parsed keeps the parsed HCL files between loads, so that a reload
 	// parses only the files that changed.
 	parsed *hclconf.Cache
-	// pace is called between two HCL files parsed, and between two chunks
+	// yield is called between two HCL files parsed, and between two chunks
 	// of clients swept, with the time the first one took.
-	pace func(took time.Duration)
+	yield func(took time.Duration)
 	// previous is the snapshot this load replaces: the new store is built
 	// from its store, sharing every unchanged declaration, and its
 	// compiled policy serves again when no policy file changed.
@@ -80,7 +80,7 @@ func build(ctx context.Context, src Sources, ls loadState) (*authz.Snapshot, hcl
 	if ls.previous != nil {
 		previous = ls.previous.Decider
 	}
-	if err := dec.Verify(ctx, previous, ls.pace, ls.observe); err != nil {
+	if err := dec.Verify(ctx, previous, ls.yield, ls.observe); err != nil {
 		le := &LoadError{Files: files}
 		if ve, ok := errors.AsType[*decide.VerifyError](err); ok {
 			le.Evaluation = ve.Problems
@@ -101,7 +101,7 @@ func decider(ctx context.Context, src Sources, ls loadState) (*decide.Decider, h
 		return nil, nil, nil, &LoadError{Err: err}
 	}
 	loadErr := &LoadError{Files: files}
-	cfg, diags := ls.parsed.LoadPaced(files, ls.pace)
+	cfg, diags := ls.parsed.LoadYielding(files, ls.yield)
 	if diags.HasErrors() {
 		// Warnings go with the errors, so one report shows everything.
 		loadErr.Diags = diags

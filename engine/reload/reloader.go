@@ -35,7 +35,7 @@ type Reloader struct {
 	// pause (see returnLoadGarbage); mu guards it.
 	freeLater *time.Timer
 	// requests counts requests as they arrive; a reload reads it to tell
-	// whether it shares the CPU with them (see rest).
+	// whether it shares the CPU with them (see yieldToRequests).
 	requests atomic.Uint64
 	sleep    func(time.Duration)
 }
@@ -75,7 +75,7 @@ func (r *Reloader) Load(ctx context.Context) (*authz.Snapshot, string, error) {
 		return nil, revision, err
 	}
 	r.previous = snap
-	if r.parsed.LastParsed() >= bigParse {
+	if r.parsed.LastParsedBytes() >= bigParse {
 		debug.FreeOSMemory()
 	}
 	return snap, revision, nil
@@ -92,7 +92,7 @@ func (r *Reloader) Serve(svc *authz.Service) {
 // Reload builds a whole new snapshot from the sources, from the last one
 // loaded, and swaps it into the service Serve named, if any. On any
 // error the running snapshot stays and nothing is half-applied. It rests
-// between files while requests arrive (see rest), until ctx ends. It
+// between files while requests arrive (see yieldToRequests), until ctx ends. It
 // returns the new snapshot and the revision of the sources it read.
 func (r *Reloader) Reload(ctx context.Context) (*authz.Snapshot, string, error) {
 	r.mu.Lock()
@@ -111,7 +111,7 @@ func (r *Reloader) Reload(ctx context.Context) (*authz.Snapshot, string, error) 
 		r.svc.Swap(snap)
 	}
 	r.previous = snap
-	r.returnLoadGarbage(r.parsed.LastParsed())
+	r.returnLoadGarbage(r.parsed.LastParsedBytes())
 	return snap, revision, nil
 }
 
@@ -137,16 +137,16 @@ func (r *Reloader) Close() {
 
 // load builds a snapshot from the sources, from the previous one when
 // there is one. A reload rests between files while requests arrive.
-func (r *Reloader) load(ctx context.Context, paced bool) (*authz.Snapshot, string, error) {
+func (r *Reloader) load(ctx context.Context, yielding bool) (*authz.Snapshot, string, error) {
 	src, err := r.sources()
 	if err != nil {
 		return nil, "", err
 	}
 	ls := loadState{parsed: r.parsed, kdf: r.kdf}
-	if paced {
-		ls.pace = func(took time.Duration) {
+	if yielding {
+		ls.yield = func(took time.Duration) {
 			if ctx.Err() == nil {
-				r.rest(took)
+				r.yieldToRequests(took)
 			}
 		}
 	}

@@ -21,12 +21,12 @@ func TestRestOnlyWhenBusy(t *testing.T) {
 	var slept []time.Duration
 	r := &Reloader{sleep: func(d time.Duration) { slept = append(slept, d) }}
 
-	r.rest(10 * time.Millisecond) // idle
+	r.yieldToRequests(10 * time.Millisecond) // idle
 	r.requests.Add(5)
-	r.rest(10 * time.Millisecond) // busy
-	r.rest(20 * time.Millisecond) // no request since the last file
+	r.yieldToRequests(10 * time.Millisecond) // busy
+	r.yieldToRequests(20 * time.Millisecond) // no request since the last file
 	r.requests.Add(1)
-	r.rest(20 * time.Millisecond)
+	r.yieldToRequests(20 * time.Millisecond)
 
 	if want := []time.Duration{reloadPause * 10 * time.Millisecond, reloadPause * 20 * time.Millisecond}; !slices.Equal(slept, want) {
 		t.Errorf("slept %v, want %v", slept, want)
