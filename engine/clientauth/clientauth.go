@@ -7,12 +7,8 @@
 package clientauth
 
 import (
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -317,52 +313,4 @@ func shorten(s string) string {
 		return s
 	}
 	return s[:max] + "..."
-}
-
-// Cache remembers successful argon2id/bcrypt verifications so that a
-// client's repeated requests do not pay the key derivation every time.
-// Entries are keyed by an HMAC, under a random per-process key, of the
-// stored hash and the presented secret: the cache never holds a secret or
-// anything an offline attack could start from. Wrong secrets are never
-// cached, so they always pay the full cost.
-type Cache struct {
-	mu      sync.Mutex
-	hmacKey [32]byte
-	entries map[[sha256.Size]byte]struct{}
-	max     int
-}
-
-// NewCache returns a cache of at most max successful verifications.
-func NewCache(max int) *Cache {
-	c := &Cache{entries: make(map[[sha256.Size]byte]struct{}), max: max}
-	_, _ = rand.Read(c.hmacKey[:])
-	return c
-}
-
-func (c *Cache) key(h *secret.Hash, presented string) [sha256.Size]byte {
-	mac := hmac.New(sha256.New, c.hmacKey[:])
-	mac.Write([]byte(h.String()))
-	mac.Write([]byte{0})
-	mac.Write([]byte(presented))
-	var k [sha256.Size]byte
-	mac.Sum(k[:0])
-	return k
-}
-
-func (c *Cache) has(k [sha256.Size]byte) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	_, ok := c.entries[k]
-	return ok
-}
-
-func (c *Cache) add(k [sha256.Size]byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.entries) >= c.max {
-		// Dropping everything is crude but bounded; legitimate clients
-		// pay one derivation each to come back.
-		clear(c.entries)
-	}
-	c.entries[k] = struct{}{}
 }

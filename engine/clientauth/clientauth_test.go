@@ -1,15 +1,30 @@
 package clientauth
 
 import (
+	"crypto/sha256"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/engine/cache"
 	"github.com/tollgate-dev/tollgate/engine/model"
 	"github.com/tollgate-dev/tollgate/engine/secret"
 )
 
 var now = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+// verificationBytes is what the KDF cache counts one verification at.
+const verificationBytes = sha256.Size + cache.EntryOverhead
+
+// cachedKeys are the keys the KDF cache holds.
+func cachedKeys(c *Cache) []string {
+	var keys []string
+	c.verified.Range(func(k string, _ struct{}) bool {
+		keys = append(keys, k)
+		return true
+	})
+	return keys
+}
 
 func testIndex(t testing.TB) (*Index, *Cache) {
 	t.Helper()
@@ -29,7 +44,7 @@ func testIndex(t testing.TB) (*Index, *Cache) {
 		{ID: "api", Secrets: []model.Secret{{Hash: secret.SHA256Hash("api-secret")}}},
 		{ID: "no-secret"},
 	}
-	cache := NewCache(10)
+	cache := NewCache(10 * verificationBytes)
 	idx, err := NewIndex(clients, servers, cache)
 	if err != nil {
 		t.Fatal(err)
@@ -92,27 +107,27 @@ func TestKDFCacheKeepsOnlySuccesses(t *testing.T) {
 	for range 2 {
 		idx.Authenticate("person", "guess", now, nil)
 	}
-	if cache.has(wrong) || len(cache.entries) != 0 {
+	if cache.has(wrong) || len(cachedKeys(cache)) != 0 {
 		t.Fatal("a wrong secret was cached")
 	}
 	idx.Authenticate("person", "a person's passphrase", now, nil)
 	if !cache.has(right) {
 		t.Fatal("a verified secret was not cached")
 	}
-	for k := range cache.entries {
-		if string(k[:]) == "a person's passphrase" {
+	for _, k := range cachedKeys(cache) {
+		if k == "a person's passphrase" {
 			t.Fatal("the cache holds the secret")
 		}
 	}
 }
 
 func TestKDFCacheIsBounded(t *testing.T) {
-	c := NewCache(3)
+	c := NewCache(4 * verificationBytes)
 	h, _ := secret.Parse(secret.SHA256Hash("x"))
 	for i := range 10 {
 		c.add(c.key(h, string(rune('a'+i))))
-		if len(c.entries) > 3 {
-			t.Fatalf("%d entries, max 3", len(c.entries))
+		if n := len(cachedKeys(c)); n > 4 || c.verified.Bytes() > 4*verificationBytes {
+			t.Fatalf("%d entries in %d bytes, max 4 in %d", n, c.verified.Bytes(), 4*verificationBytes)
 		}
 	}
 }
