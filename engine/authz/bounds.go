@@ -1,13 +1,9 @@
 package authz
 
-import (
-	"fmt"
-
-	"github.com/tollgate-dev/tollgate/engine/model"
-)
+import "github.com/tollgate-dev/tollgate/engine/model"
 
 // longestID is the length of the longest id a client or a server may
-// authenticate with.
+// authenticate with (clientauth refuses longer ones).
 func longestID(cfg *model.Config) int {
 	n := 0
 	for _, c := range cfg.Clients {
@@ -17,20 +13,6 @@ func longestID(cfg *model.Config) int {
 		n = max(n, len(s.ID))
 	}
 	return n
-}
-
-// refuseOverlongID refuses an id longer than any declared one before it
-// is throttled, looked up or logged (SPEC §6): no client can have it, and
-// whatever is kept or written per id is then bounded by the declarations,
-// not by what a caller sends. The answer is the one every failed
-// authentication gets; the audit reason says what happened.
-func (s *Snapshot) refuseOverlongID(id string) error {
-	if len(id) <= s.maxIDBytes {
-		return nil
-	}
-	e := errInvalidClient()
-	e.Cause = fmt.Errorf("client_id of %d bytes is longer than any declared id (at most %d bytes)", len(id), s.maxIDBytes)
-	return e
 }
 
 // auditID is id as an audit line may name it: an id longer than any

@@ -8,9 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/engine/assertion"
 	"github.com/tollgate-dev/tollgate/engine/audit"
-	"github.com/tollgate-dev/tollgate/engine/ratelimit"
+	"github.com/tollgate-dev/tollgate/engine/clientauth"
 	"github.com/tollgate-dev/tollgate/engine/state"
 	"github.com/tollgate-dev/tollgate/engine/token"
 )
@@ -25,20 +24,16 @@ type Service struct {
 	// the configuration.
 	keys   atomic.Pointer[token.KeySet]
 	issuer string
-	// kdf bounds the argon2id/bcrypt derivations running at once.
-	kdf *ratelimit.Slots
-	// assertions remembers the private_key_jwt assertions already used,
-	// across reloads.
-	assertions *assertion.Verifier
-	audit      *audit.Logger
-	observer   Observer
-	log        *slog.Logger
-	now        func() time.Time
-	// revocations, rate limits and failed-authentication throttles
-	// outlive reloads too.
+	// authn authenticates clients and servers: its key derivation
+	// slots, throttles and used assertions outlive reloads.
+	authn    *clientauth.Authenticator
+	audit    *audit.Logger
+	observer Observer
+	log      *slog.Logger
+	now      func() time.Time
+	// revocations and rate limits outlive reloads too.
 	revocations state.Revocations
 	rateLimits  state.RateLimits
-	throttles   state.Throttles
 }
 
 // Options configure a Service. Keys is required; the rest have defaults.
@@ -46,11 +41,8 @@ type Options struct {
 	Keys *token.KeySet
 	// Issuer is used when the settings block names none: "http://" + the
 	// listen address, decided by whoever serves.
-	Issuer string
-	Audit  *audit.Logger
-	// KDFSlots bounds the key derivations running at once; nil means
-	// ratelimit.DefaultSlots.
-	KDFSlots *ratelimit.Slots
+	Issuer   string
+	Audit    *audit.Logger
 	Observer Observer
 	// State keeps revocations, used assertion ids, rate limits and the
 	// failed-authentication throttles; nil keeps them in memory
@@ -67,14 +59,10 @@ type Options struct {
 func NewService(snap *Snapshot, opts Options) *Service {
 	s := &Service{
 		issuer:   opts.Issuer,
-		kdf:      opts.KDFSlots,
 		audit:    opts.Audit,
 		observer: opts.Observer,
 		log:      opts.Log,
 		now:      opts.Now,
-	}
-	if s.kdf == nil {
-		s.kdf = ratelimit.DefaultSlots()
 	}
 	if s.audit == nil {
 		s.audit = audit.Discard()
@@ -92,8 +80,8 @@ func NewService(snap *Snapshot, opts Options) *Service {
 	if st == nil {
 		st, _ = state.Open(state.Options{Now: s.now}) // in memory: cannot fail
 	}
-	s.revocations, s.rateLimits, s.throttles = st, st, st
-	s.assertions = assertion.NewVerifierWith(st, s.now)
+	s.revocations, s.rateLimits = st, st
+	s.authn = clientauth.NewAuthenticator(clientauth.Options{State: st, Now: s.now, Observe: s.observer.ClientAuthenticated})
 	s.current.Store(snap)
 	s.keys.Store(opts.Keys)
 	return s

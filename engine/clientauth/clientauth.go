@@ -91,6 +91,9 @@ type Index struct {
 	// client has a key, as then every id is one without.
 	decoys *assertion.Decoys
 	cache  *Cache
+	// longestID is the length of the longest declared client or server
+	// id: a longer one is refused unread.
+	longestID int
 	// derivations and signatures count the key derivations and signature
 	// checks done, for tests that the unknown paths do the known ones'
 	// work.
@@ -125,6 +128,7 @@ func NewIndex(clients []*model.Client, servers []*model.Server, cache *Cache) (*
 	}
 	var allKeys []*assertion.Key
 	for _, c := range clients {
+		idx.longestID = max(idx.longestID, len(c.ID))
 		if err := add(c.ID, Principal{Client: c}, c.Secrets); err != nil {
 			return nil, err
 		}
@@ -144,6 +148,7 @@ func NewIndex(clients []*model.Client, servers []*model.Server, cache *Cache) (*
 		idx.byID[c.ID] = e
 	}
 	for _, s := range servers {
+		idx.longestID = max(idx.longestID, len(s.ID))
 		if len(s.Secrets) > 0 {
 			if err := add(s.ID, Principal{Server: s}, s.Secrets); err != nil {
 				return nil, err
