@@ -15,6 +15,30 @@ import (
 // clientauth.Credentials).
 type Credentials = clientauth.Credentials
 
+// ClientAssertionType is the one client_assertion_type accepted: a JWT
+// (RFC 7523 §2.2).
+const ClientAssertionType = clientauth.AssertionType
+
+// AssertionAlgorithms are the signature algorithms a client assertion may
+// use, as server metadata lists them (RFC 8414).
+var AssertionAlgorithms = clientauth.AssertionAlgorithms
+
+// AssertionCredentials are a private_key_jwt client's: the assertion and
+// its type, and clientID when sent, else the assertion's iss, which
+// verification checks anyway.
+func AssertionCredentials(clientID, assertionType, raw string) (Credentials, error) {
+	switch {
+	case assertionType != ClientAssertionType:
+		return Credentials{}, oauth.New(oauth.InvalidRequest, "client_assertion_type must be %s", ClientAssertionType)
+	case raw == "":
+		return Credentials{}, oauth.New(oauth.InvalidRequest, "client_assertion is required with client_assertion_type")
+	}
+	if clientID == "" {
+		clientID = clientauth.AssertionClientID(raw)
+	}
+	return Credentials{ID: clientID, Assertion: raw, Method: model.AuthPrivateKeyJWT}, nil
+}
+
 // errInvalidClient is the one answer to every failed client authentication:
 // an unknown id, a wrong or expired secret, a disabled client and a wrong
 // method look the same from outside (RFC 6749 §5.2).

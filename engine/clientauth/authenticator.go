@@ -2,7 +2,6 @@ package clientauth
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"time"
@@ -12,25 +11,6 @@ import (
 	"github.com/tollgate-dev/tollgate/engine/ratelimit"
 	"github.com/tollgate-dev/tollgate/engine/state"
 )
-
-// Credentials are what a caller presented to authenticate itself.
-type Credentials struct {
-	// ID is the client_id sent; for an assertion it may be empty, and the
-	// assertion's iss says who it is.
-	ID     string
-	Secret string
-	// Assertion is a private_key_jwt client's signed JWT (RFC 7523 §2.2).
-	Assertion string
-	// Certificate is the client certificate the TLS handshake verified
-	// against the client CA, for tls_client_auth (RFC 8705 §2.1).
-	Certificate *x509.Certificate
-	// Method is how they came: model.AuthClientSecretBasic (the
-	// Authorization header), model.AuthClientSecretPost (the body),
-	// model.AuthPrivateKeyJWT (an assertion in the body) or
-	// model.AuthTLSClientAuth (a client_id over mutual TLS); empty when
-	// none came.
-	Method string
-}
 
 // Attempt is one authentication: the credentials and what they are
 // checked against beyond the Index.

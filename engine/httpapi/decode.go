@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/tollgate-dev/tollgate/engine/assertion"
 	"github.com/tollgate-dev/tollgate/engine/authz"
 	"github.com/tollgate-dev/tollgate/engine/model"
 	"github.com/tollgate-dev/tollgate/engine/oauth"
@@ -280,23 +279,13 @@ func credentials(r *http.Request, p params) (authz.Credentials, error) {
 	return authz.Credentials{ID: id, Secret: secret, Method: model.AuthClientSecretBasic}, nil
 }
 
-// assertionCredentials are a private_key_jwt client's: the assertion and
-// its type, and the client_id when sent, else the assertion's iss, which
-// verification checks anyway.
+// assertionCredentials are a private_key_jwt client's (see
+// authz.AssertionCredentials), sent alone.
 func assertionCredentials(bodyID, raw, typ string, otherMethod bool) (authz.Credentials, error) {
-	switch {
-	case otherMethod:
+	if otherMethod {
 		return authz.Credentials{}, oauth.New(oauth.InvalidRequest, "the client authenticated with more than one method")
-	case typ != assertion.Type:
-		return authz.Credentials{}, oauth.New(oauth.InvalidRequest, "client_assertion_type must be %s", assertion.Type)
-	case raw == "":
-		return authz.Credentials{}, oauth.New(oauth.InvalidRequest, "client_assertion is required with client_assertion_type")
 	}
-	id := bodyID
-	if id == "" {
-		id, _ = assertion.ClientID(raw) // empty when unreadable: authentication fails
-	}
-	return authz.Credentials{ID: id, Assertion: raw, Method: model.AuthPrivateKeyJWT}, nil
+	return authz.AssertionCredentials(bodyID, typ, raw)
 }
 
 // basicCredentials reads client_secret_basic credentials: HTTP Basic

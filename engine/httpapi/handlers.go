@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/engine/assertion"
 	"github.com/tollgate-dev/tollgate/engine/authz"
 	"github.com/tollgate-dev/tollgate/engine/model"
 	"github.com/tollgate-dev/tollgate/engine/oauth"
@@ -228,9 +227,9 @@ func metadata(svc *authz.Service, snap *authz.Snapshot, mutualTLS bool) map[stri
 		"introspection_endpoint_auth_methods_supported": authMethods,
 		"revocation_endpoint_auth_methods_supported":    authMethods,
 		"scopes_supported": scopesSupported(snap),
-		"token_endpoint_auth_signing_alg_values_supported":         assertion.Algorithms,
-		"introspection_endpoint_auth_signing_alg_values_supported": assertion.Algorithms,
-		"revocation_endpoint_auth_signing_alg_values_supported":    assertion.Algorithms,
+		"token_endpoint_auth_signing_alg_values_supported":         authz.AssertionAlgorithms,
+		"introspection_endpoint_auth_signing_alg_values_supported": authz.AssertionAlgorithms,
+		"revocation_endpoint_auth_signing_alg_values_supported":    authz.AssertionAlgorithms,
 		"access_token_signing_alg_values_supported":                []string{svc.Keys().Alg()},
 	}
 }
