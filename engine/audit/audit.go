@@ -19,7 +19,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/engine/jsonstr"
+	"github.com/tollgate-dev/tollgate/engine/text"
 )
 
 // Event is one audited decision.
@@ -134,7 +134,7 @@ type line struct {
 }
 
 func lineOf(e *Event) *line {
-	value := func(s string) string { return jsonstr.Truncate(s, MaxValueBytes) }
+	value := func(s string) string { return text.Truncate(s, MaxValueBytes) }
 	return &line{
 		Time:       e.Time.UTC(),
 		Event:      value(e.Event),
@@ -248,7 +248,7 @@ func bounded(values []string, bound bounds) []string {
 		if i == bound.items || (i > 0 && used > bound.totalBytes) {
 			return append(out, "…("+strconv.Itoa(len(values)-i)+" more)")
 		}
-		out = append(out, jsonstr.Truncate(v, bound.itemBytes))
+		out = append(out, text.Truncate(v, bound.itemBytes))
 	}
 	return out
 }

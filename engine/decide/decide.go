@@ -6,10 +6,10 @@ import (
 	"slices"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/engine/jsonstr"
 	"github.com/tollgate-dev/tollgate/engine/model"
 	"github.com/tollgate-dev/tollgate/engine/oauth"
 	"github.com/tollgate-dev/tollgate/engine/policy"
+	"github.com/tollgate-dev/tollgate/engine/text"
 )
 
 // EvalRequest is a token request's facts, after client authentication:
@@ -252,7 +252,7 @@ const maxReasonBytes = 512
 // position when OPA knows it), bounded, for the operator.
 func PolicyFailure(err error) string {
 	if cause := oauth.As(err).Cause; cause != nil {
-		return jsonstr.Truncate(cause.Error(), maxReasonBytes)
+		return text.Truncate(cause.Error(), maxReasonBytes)
 	}
-	return jsonstr.Truncate(err.Error(), maxReasonBytes)
+	return text.Truncate(err.Error(), maxReasonBytes)
 }

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/tollgate-dev/tollgate/engine/jsonstr"
+	"github.com/tollgate-dev/tollgate/engine/text"
 )
 
 // Error codes of RFC 6749 §5.2, RFC 8707 §2 and RFC 6750 §3.1.
@@ -45,7 +45,7 @@ const MaxDescriptionBytes = 1 << 10
 // PublicDescription is the description as the caller gets it: cut at
 // MaxDescriptionBytes, with a marker saying how much was left out.
 func (e *Error) PublicDescription() string {
-	return jsonstr.Truncate(e.Description, MaxDescriptionBytes)
+	return text.Truncate(e.Description, MaxDescriptionBytes)
 }
 
 func (e *Error) Error() string {

@@ -1,7 +1,7 @@
-// Package jsonstr bounds the strings a caller sends before they go into a
-// JSON document that others read: an audit line, an error description.
-// Encoding them is encoding/json's job.
-package jsonstr
+// Package text bounds the strings a caller sends before they go where
+// others read them: an audit line, an error description, a policy
+// failure's reason. Encoding them is encoding/json's job.
+package text
 
 import (
 	"strconv"

@@ -1,9 +1,9 @@
-package jsonstr_test
+package text_test
 
 import (
 	"testing"
 
-	"github.com/tollgate-dev/tollgate/engine/jsonstr"
+	"github.com/tollgate-dev/tollgate/engine/text"
 )
 
 func TestTruncate(t *testing.T) {
@@ -19,7 +19,7 @@ func TestTruncate(t *testing.T) {
 		{"abc", 0, "…(3 more bytes)"},
 	}
 	for _, tt := range tests {
-		if got := jsonstr.Truncate(tt.s, tt.max); got != tt.want {
+		if got := text.Truncate(tt.s, tt.max); got != tt.want {
 			t.Errorf("Truncate(%q, %d) = %q, want %q", tt.s, tt.max, got, tt.want)
 		}
 	}
