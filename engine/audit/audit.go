@@ -1,7 +1,8 @@
 // Package audit writes one JSON line per token, introspection and
-// revocation decision (SPEC §6). An Event has no field for a secret, a
-// secret hash, a client assertion or a token, and must never get one: the
-// audit log is read by more people than the credentials are.
+// revocation decision (SPEC §6): its Logger is the authz.Auditor of a
+// server. An authz.AuditEvent has no field for a secret, a secret hash, a
+// client assertion or a token, and must never get one: the audit log is
+// read by more people than the credentials are.
 //
 // Every value may come from a caller, so every one is bounded (SPEC §6):
 // a string is cut at MaxValueBytes, a list at MaxListItems or
@@ -19,28 +20,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/engine/authz"
 	"github.com/tollgate-dev/tollgate/engine/text"
 )
-
-// Event is one audited decision.
-type Event struct {
-	Time       time.Time
-	Event      string // "token", "introspect", "revoke"
-	Client     string
-	Subject    string
-	Audience   []string
-	Scope      []string
-	JTI        string
-	Outcome    string // "allow", "deny", "error", "active", "inactive", "revoked", "ignored"
-	Error      string // OAuth error code
-	Reasons    []string
-	RemoteAddr string
-	// Credential names which of the client's secrets, keys or
-	// certificates authenticated: a fingerprint or kid, never the
-	// credential (see clientauth.Principal).
-	Credential string
-	Duration   time.Duration
-}
 
 // Logger writes events as JSON lines. It is safe for concurrent use, and
 // lines never interleave.
@@ -105,7 +87,7 @@ func NewBuffered(w io.Writer) *Logger {
 func Discard() *Logger { return nil }
 
 // Log writes e as one JSON line. Empty fields are omitted.
-func (l *Logger) Log(e *Event) {
+func (l *Logger) Log(e *authz.AuditEvent) {
 	if l == nil {
 		return
 	}
@@ -116,7 +98,7 @@ func (l *Logger) Log(e *Event) {
 	l.pool.Put(buf)
 }
 
-// line is the JSON of an Event, its values bounded.
+// line is the JSON of an authz.AuditEvent, its values bounded.
 type line struct {
 	Time       time.Time   `json:"time"`
 	Event      string      `json:"event,omitempty"`
@@ -133,7 +115,7 @@ type line struct {
 	DurationMS json.Number `json:"duration_ms"`
 }
 
-func lineOf(e *Event) *line {
+func lineOf(e *authz.AuditEvent) *line {
 	value := func(s string) string { return text.Truncate(s, MaxValueBytes) }
 	return &line{
 		Time:       e.Time.UTC(),

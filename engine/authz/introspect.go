@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/engine/audit"
 	"github.com/tollgate-dev/tollgate/engine/clientauth"
 	"github.com/tollgate-dev/tollgate/engine/oauth"
 	"github.com/tollgate-dev/tollgate/engine/token"
@@ -59,7 +58,7 @@ type TokenOpRequest struct {
 func (s *Service) Introspect(ctx context.Context, req *TokenOpRequest) (*Introspection, error) {
 	start := time.Now()
 	snap := s.current.Load()
-	ev := &audit.Event{Event: "introspect", Client: snap.auditID(req.Credentials.ID), RemoteAddr: req.RemoteAddr}
+	ev := &AuditEvent{Event: "introspect", Client: snap.auditID(req.Credentials.ID), RemoteAddr: req.RemoteAddr}
 	defer func() {
 		ev.Time, ev.Duration = start, time.Since(start)
 		s.audit.Log(ev)
@@ -192,7 +191,7 @@ func callerMayIntrospect(caller clientauth.Principal, claims *token.Claims) bool
 func (s *Service) Revoke(ctx context.Context, req *TokenOpRequest) error {
 	start := time.Now()
 	snap := s.current.Load()
-	ev := &audit.Event{Event: "revoke", Client: snap.auditID(req.Credentials.ID), RemoteAddr: req.RemoteAddr}
+	ev := &AuditEvent{Event: "revoke", Client: snap.auditID(req.Credentials.ID), RemoteAddr: req.RemoteAddr}
 	defer func() {
 		ev.Time, ev.Duration = start, time.Since(start)
 		s.audit.Log(ev)

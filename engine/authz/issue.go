@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/engine/audit"
 	"github.com/tollgate-dev/tollgate/engine/decide"
 	"github.com/tollgate-dev/tollgate/engine/model"
 	"github.com/tollgate-dev/tollgate/engine/oauth"
@@ -40,7 +39,7 @@ type Token struct {
 func (s *Service) Issue(ctx context.Context, req *TokenRequest) (*Token, error) {
 	start := time.Now()
 	snap := s.current.Load()
-	ev := &audit.Event{Event: "token", Client: snap.auditID(req.Credentials.ID), RemoteAddr: req.RemoteAddr}
+	ev := &AuditEvent{Event: "token", Client: snap.auditID(req.Credentials.ID), RemoteAddr: req.RemoteAddr}
 	tok, client, err := s.issue(ctx, snap, req, ev)
 	ev.Time, ev.Duration = start, time.Since(start)
 	if client != nil {
@@ -70,7 +69,7 @@ func (s *Service) Issue(ctx context.Context, req *TokenRequest) (*Token, error) 
 
 // issue does the work of Issue; it also returns the client once it has
 // authenticated.
-func (s *Service) issue(ctx context.Context, snap *Snapshot, req *TokenRequest, ev *audit.Event) (*Token, *model.Client, error) {
+func (s *Service) issue(ctx context.Context, snap *Snapshot, req *TokenRequest, ev *AuditEvent) (*Token, *model.Client, error) {
 	switch req.GrantType {
 	case "":
 		return nil, nil, oauth.New(oauth.InvalidRequest, "grant_type is required")

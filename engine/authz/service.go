@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/engine/audit"
 	"github.com/tollgate-dev/tollgate/engine/clientauth"
 	"github.com/tollgate-dev/tollgate/engine/state"
 	"github.com/tollgate-dev/tollgate/engine/token"
@@ -27,7 +26,7 @@ type Service struct {
 	// authn authenticates clients and servers: its key derivation
 	// slots, throttles and used assertions outlive reloads.
 	authn    *clientauth.Authenticator
-	audit    *audit.Logger
+	audit    Auditor
 	observer Observer
 	log      *slog.Logger
 	now      func() time.Time
@@ -41,8 +40,10 @@ type Options struct {
 	Keys *token.KeySet
 	// Issuer is used when the settings block names none: "http://" + the
 	// listen address, decided by whoever serves.
-	Issuer   string
-	Audit    *audit.Logger
+	Issuer string
+	// Audit is told of every token, introspection and revocation
+	// request; nil tells no one.
+	Audit    Auditor
 	Observer Observer
 	// State keeps revocations, used assertion ids, rate limits and the
 	// failed-authentication throttles; nil keeps them in memory
@@ -65,7 +66,7 @@ func NewService(snap *Snapshot, opts Options) *Service {
 		now:      opts.Now,
 	}
 	if s.audit == nil {
-		s.audit = audit.Discard()
+		s.audit = nopAuditor{}
 	}
 	if s.observer == nil {
 		s.observer = nopObserver{}
