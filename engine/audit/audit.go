@@ -87,13 +87,13 @@ func NewBuffered(w io.Writer) *Logger {
 func Discard() *Logger { return nil }
 
 // Log writes e as one JSON line. Empty fields are omitted.
-func (l *Logger) Log(e *authz.AuditEvent) {
+func (l *Logger) Log(e authz.AuditEvent) {
 	if l == nil {
 		return
 	}
 	buf := l.pool.Get().(*bytes.Buffer)
 	buf.Reset()
-	_ = json.NewEncoder(buf).Encode(lineOf(e)) // strings, lists and a time: nothing to fail
+	_ = json.NewEncoder(buf).Encode(lineOf(&e)) // strings, lists and a time: nothing to fail
 	l.emit(buf.Bytes())
 	l.pool.Put(buf)
 }

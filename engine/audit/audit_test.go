@@ -18,12 +18,12 @@ import (
 func TestLogWritesOneJSONLinePerEvent(t *testing.T) {
 	var buf bytes.Buffer
 	l := audit.New(&buf)
-	l.Log(&authz.AuditEvent{
+	l.Log(authz.AuditEvent{
 		Time: time.Date(2026, 11, 23, 10, 0, 0, 5, time.UTC), Event: "token", Client: "gift-deliveries", Subject: "gift-deliveries",
 		Audience: []string{"https://api.worldmappers.example"}, Scope: []string{"read:directions"}, JTI: "abc",
 		Outcome: "allow", Reasons: []string{"own access"}, RemoteAddr: "127.0.0.1", Duration: 1500 * time.Microsecond,
 	})
-	l.Log(&authz.AuditEvent{Time: time.Unix(0, 0), Event: "token", Client: "x", Outcome: "error", Error: "invalid_client"})
+	l.Log(authz.AuditEvent{Time: time.Unix(0, 0), Event: "token", Client: "x", Outcome: "error", Error: "invalid_client"})
 	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
 	if len(lines) != 2 {
 		t.Fatalf("%d lines, want 2:\n%s", len(lines), buf.String())
@@ -53,7 +53,7 @@ func TestLogEscapesHostileStrings(t *testing.T) {
 	hostile := []string{"quote\"back\\slash", "new\nline\r\ttab", "\x00\x1f\x7f", "ünïcødé ✓", "bad\xffutf8\xc3", "<script>&", "\u2028\u2029"}
 	for _, s := range hostile {
 		var buf bytes.Buffer
-		audit.New(&buf).Log(&authz.AuditEvent{Event: "token", Client: s, Reasons: []string{s}})
+		audit.New(&buf).Log(authz.AuditEvent{Event: "token", Client: s, Reasons: []string{s}})
 		if strings.Count(buf.String(), "\n") != 1 {
 			t.Errorf("%q: not exactly one line: %q", s, buf.String())
 		}
@@ -103,7 +103,7 @@ func TestConcurrentLinesNeverInterleave(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					for range 200 {
-						l.Log(&authz.AuditEvent{Event: "token", Client: strings.Repeat(string(rune('a'+g)), 100), Reasons: []string{"r"}})
+						l.Log(authz.AuditEvent{Event: "token", Client: strings.Repeat(string(rune('a'+g)), 100), Reasons: []string{"r"}})
 					}
 				}()
 			}
@@ -141,15 +141,15 @@ func (w *slowWriter) Write(p []byte) (int, error) {
 func TestBufferedLoggerBatchesAndLosesNothing(t *testing.T) {
 	w := &slowWriter{release: make(chan struct{})}
 	l := audit.NewBuffered(w)
-	l.Log(&authz.AuditEvent{Event: "token", Client: "first"})
+	l.Log(authz.AuditEvent{Event: "token", Client: "first"})
 	for i := range 50 {
-		l.Log(&authz.AuditEvent{Event: "token", Client: "c" + strconv.Itoa(i)})
+		l.Log(authz.AuditEvent{Event: "token", Client: "c" + strconv.Itoa(i)})
 	}
 	close(w.release)
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	l.Log(&authz.AuditEvent{Event: "token", Client: "after-close"})
+	l.Log(authz.AuditEvent{Event: "token", Client: "after-close"})
 	out := w.String()
 	if n := strings.Count(out, "\n"); n != 52 {
 		t.Fatalf("%d lines, want 52", n)
@@ -163,12 +163,12 @@ func TestBufferedLoggerBatchesAndLosesNothing(t *testing.T) {
 }
 
 func TestDiscardWritesNothing(t *testing.T) {
-	audit.Discard().Log(&authz.AuditEvent{Event: "token"})
+	audit.Discard().Log(authz.AuditEvent{Event: "token"})
 }
 
 func BenchmarkLog(b *testing.B) {
 	l := audit.New(io.Discard)
-	e := &authz.AuditEvent{Time: time.Now(), Event: "token", Client: "gift-deliveries", Subject: "gift-deliveries",
+	e := authz.AuditEvent{Time: time.Now(), Event: "token", Client: "gift-deliveries", Subject: "gift-deliveries",
 		Audience: []string{"https://api.worldmappers.example"}, Scope: []string{"read:directions"}, JTI: "Zk9tX2FfdG9rZW5faWQ",
 		Outcome: "allow", Reasons: []string{"client gift-deliveries reaches world-mappers through its own access"}, RemoteAddr: "127.0.0.1", Duration: time.Millisecond}
 	b.ReportAllocs()
@@ -189,7 +189,7 @@ func TestLogBoundsEveryValue(t *testing.T) {
 		return out
 	}
 	var buf bytes.Buffer
-	audit.New(&buf).Log(&authz.AuditEvent{
+	audit.New(&buf).Log(authz.AuditEvent{
 		Event: "token", Client: huge, Subject: huge, JTI: huge, RemoteAddr: huge, Error: huge, Outcome: huge,
 		Audience: many(1000), Scope: many(1000), Reasons: append(many(100), huge),
 	})
@@ -224,7 +224,7 @@ func TestLogBoundsTheReasonsByCount(t *testing.T) {
 		reasons[i] = "r" + strconv.Itoa(i)
 	}
 	var buf bytes.Buffer
-	audit.New(&buf).Log(&authz.AuditEvent{Event: "token", Reasons: reasons})
+	audit.New(&buf).Log(authz.AuditEvent{Event: "token", Reasons: reasons})
 	var e struct{ Reasons []string }
 	if err := json.Unmarshal(buf.Bytes(), &e); err != nil {
 		t.Fatal(err)
@@ -239,7 +239,7 @@ func TestLogBoundsTheReasonsByCount(t *testing.T) {
 // format included, are what log readers have parsed so far.
 func TestLogLineIsByteForByte(t *testing.T) {
 	var buf bytes.Buffer
-	audit.New(&buf).Log(&authz.AuditEvent{
+	audit.New(&buf).Log(authz.AuditEvent{
 		Time: time.Date(2026, 11, 23, 11, 0, 0, 5e6, time.FixedZone("CET", 3600)), Event: "token", Client: "gift-deliveries", Subject: "<svc>",
 		Audience: []string{"a", "b"}, Scope: []string{"read:directions"}, JTI: "abc", Outcome: "deny", Error: "invalid_scope",
 		Reasons: []string{"no \"grant\"\n", "\xff\u2028"}, RemoteAddr: "127.0.0.1:5", Duration: 1234567 * time.Nanosecond,

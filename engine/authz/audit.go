@@ -28,11 +28,12 @@ type AuditEvent struct {
 
 // Auditor receives an AuditEvent for every token, introspection and
 // revocation request, once it is answered. The service calls it;
-// engine/audit implements it with JSON lines. Log must not keep e.
+// engine/audit implements it with JSON lines. The event is passed by
+// value so that the service's stays on its stack.
 type Auditor interface {
-	Log(e *AuditEvent)
+	Log(e AuditEvent)
 }
 
 type nopAuditor struct{}
 
-func (nopAuditor) Log(*AuditEvent) {}
+func (nopAuditor) Log(AuditEvent) {}

@@ -79,6 +79,9 @@ func (s *Service) consumeAssertion(ctx context.Context, principal clientauth.Pri
 // authError is the OAuth answer to an error of clientauth's, its reason
 // the Cause.
 func authError(err error) error {
+	if err == nil {
+		return nil // before the targets of errors.As, which escape
+	}
 	var (
 		failure     *clientauth.Failure
 		throttled   *clientauth.Throttled
@@ -87,8 +90,6 @@ func authError(err error) error {
 		quota       *state.QuotaError
 	)
 	switch {
-	case err == nil:
-		return nil
 	case errors.As(err, &failure):
 		e := errInvalidClient()
 		e.Cause = failure.Reason

@@ -61,7 +61,7 @@ func (s *Service) Introspect(ctx context.Context, req *TokenOpRequest) (*Introsp
 	ev := &AuditEvent{Event: "introspect", Client: snap.auditID(req.Credentials.ID), RemoteAddr: req.RemoteAddr}
 	defer func() {
 		ev.Time, ev.Duration = start, time.Since(start)
-		s.audit.Log(ev)
+		s.audit.Log(*ev)
 	}()
 	if req.Token == "" {
 		ev.Outcome, ev.Error = "error", oauth.InvalidRequest
@@ -194,7 +194,7 @@ func (s *Service) Revoke(ctx context.Context, req *TokenOpRequest) error {
 	ev := &AuditEvent{Event: "revoke", Client: snap.auditID(req.Credentials.ID), RemoteAddr: req.RemoteAddr}
 	defer func() {
 		ev.Time, ev.Duration = start, time.Since(start)
-		s.audit.Log(ev)
+		s.audit.Log(*ev)
 	}()
 	if req.Token == "" {
 		ev.Outcome, ev.Error = "error", oauth.InvalidRequest

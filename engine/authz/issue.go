@@ -63,7 +63,7 @@ func (s *Service) Issue(ctx context.Context, req *TokenRequest) (*Token, error) 
 		clientLabel = client.ID
 	}
 	s.observer.TokenRequested(clientLabel, code)
-	s.audit.Log(ev)
+	s.audit.Log(*ev)
 	return tok, err
 }
 
