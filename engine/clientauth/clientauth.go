@@ -1,9 +1,10 @@
-// Package clientauth verifies what clients and servers authenticate with:
-// secrets (RFC 6749 §2.3.1), the assertions of private_key_jwt clients (RFC
-// 7523) and the certificates of tls_client_auth clients (RFC 8705). It
-// keeps the parsed hashes and keys of one configuration, so a request never
-// parses either, and it makes an unknown id cost the same as a wrong
-// secret.
+// Package clientauth authenticates clients and servers: secrets (RFC 6749
+// §2.3.1), the assertions of private_key_jwt clients (RFC 7523) and the
+// certificates of tls_client_auth clients (RFC 8705). An Index keeps the
+// parsed hashes and keys of one configuration, so a request never parses
+// either, and makes an unknown id cost the same as a wrong secret; the
+// Authenticator, which outlives reloads, decides the method, throttles
+// guesses before their key derivation, and uses up assertions once.
 package clientauth
 
 import (
@@ -32,7 +33,7 @@ type Principal struct {
 	Server *model.Server
 	// Assertion is the private_key_jwt assertion the client authenticated
 	// with, its jti not yet used up: the caller does that (see
-	// assertion.Verifier.Use) once its own checks have passed.
+	// Authenticator.Consume) once its own checks have passed.
 	Assertion *assertion.Verified
 	// Credential names what authenticated, for the audit log: "secret "
 	// and the fingerprint of its stored hash (secret.Fingerprint), "key "
