@@ -31,9 +31,12 @@ type Cache struct {
 	verified *cache.Cache[struct{}]
 }
 
-// NewCache returns a cache of successful verifications within maxBytes
-// (see cache.New).
-func NewCache(maxBytes int64) *Cache {
+// NewCache returns a cache of successful verifications within
+// DefaultCacheBytes.
+func NewCache() *Cache { return newCache(DefaultCacheBytes) }
+
+// newCache returns a cache within maxBytes (see cache.New).
+func newCache(maxBytes int64) *Cache {
 	var hmacKey [32]byte
 	_, _ = rand.Read(hmacKey[:])
 	c := &Cache{verified: cache.New(maxBytes, func(struct{}) int { return 0 })}

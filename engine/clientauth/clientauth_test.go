@@ -44,7 +44,7 @@ func testIndex(t testing.TB) (*Index, *Cache) {
 		{ID: "api", Secrets: []model.Secret{{Hash: secret.SHA256Hash("api-secret")}}},
 		{ID: "no-secret"},
 	}
-	cache := NewCache(10 * verificationBytes)
+	cache := newCache(10 * verificationBytes)
 	idx, err := NewIndex(clients, servers, cache)
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +122,7 @@ func TestKDFCacheKeepsOnlySuccesses(t *testing.T) {
 }
 
 func TestKDFCacheIsBounded(t *testing.T) {
-	c := NewCache(4 * verificationBytes)
+	c := newCache(4 * verificationBytes)
 	h, _ := secret.Parse(secret.SHA256Hash("x"))
 	for i := range 10 {
 		c.add(c.key(h, string(rune('a'+i))))

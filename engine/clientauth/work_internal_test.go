@@ -69,7 +69,7 @@ func TestUnknownIDDoesTheWorkOfAWrongSecret(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			idx, err := NewIndex(tt.clients, nil, NewCache(10*verificationBytes))
+			idx, err := NewIndex(tt.clients, nil, newCache(10*verificationBytes))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -18,7 +18,7 @@ import (
 // NewKDFCache returns the cache of successful argon2id/bcrypt verifications
 // that snapshots share, within clientauth.DefaultCacheBytes; its bound
 // costs a dropped client one derivation, never correctness.
-func NewKDFCache() *clientauth.Cache { return clientauth.NewCache(clientauth.DefaultCacheBytes) }
+func NewKDFCache() *clientauth.Cache { return clientauth.NewCache() }
 
 // Load reads, validates and compiles everything serve would from src,
 // builds a snapshot and verifies it: the policy must decide every client's
