@@ -106,3 +106,36 @@ func TestAuthenticatorThrottlesGuessesBeforeTheirDerivation(t *testing.T) {
 		t.Fatalf("a guess with every slot busy: %v (%T), want *Busy", err, err)
 	}
 }
+
+// BenchmarkAuthenticator is BenchmarkAuthenticate's right credentials
+// through the Authenticator, as a request authenticates: the method and
+// the declaration's checks around the Index.
+func BenchmarkAuthenticator(b *testing.B) {
+	idx, _ := testIndex(b)
+	for _, e := range idx.byID {
+		if e.who.Client != nil {
+			e.who.Client.AuthMethod = model.AuthClientSecretBasic
+		}
+	}
+	st, err := state.Open(state.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := NewAuthenticator(Options{State: st})
+	ctx := context.Background()
+	for _, bc := range []struct{ name, id, secret string }{
+		{"sha256", "fast", "fast-secret"},
+		{"argon2id-cached", "person", "a person's passphrase"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			at := basic(bc.id, bc.secret)
+			if _, err := a.Authenticate(ctx, idx, at); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				_, _ = a.Authenticate(ctx, idx, at)
+			}
+		})
+	}
+}
