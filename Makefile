@@ -27,8 +27,9 @@ run: build
 # race detector: the server is concurrent everywhere that matters.
 test: lint policy-test interop-deps go-test
 
-# TOLLGATE_REQUIRE_INTEROP=1: the Node.js interop test fails, rather than
-# skips as it does under a bare `go test ./...`, when its packages are missing.
+# TOLLGATE_REQUIRE_INTEROP=1: the interop tests (Node.js, Auth0's middlewares,
+# the README's quickstart run with sh and curl) fail, rather than skip as they
+# do under a bare `go test ./...`, when their tools or packages are missing.
 # TOLLGATE_REQUIRE_REDIS=1 (as .ci/run sets it) fails the tests against a
 # real redis-server when none is on PATH, instead of skipping them.
 go-test:
