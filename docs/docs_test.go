@@ -150,10 +150,16 @@ func shellBlocks(t *testing.T, text string) []string {
 // are stopped when the test ends.
 func serveLikeMakeRun(t *testing.T, block string) string {
 	t.Helper()
+	return serveLikeMakeRunIn(t, repoRoot, block)
+}
+
+// serveLikeMakeRunIn is serveLikeMakeRun in the folder dir.
+func serveLikeMakeRunIn(t *testing.T, dir, block string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel)
 	cmd := exec.Command("sh", "-c", block)
-	cmd.Dir = repoRoot
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "ADDR=127.0.0.1:0", "METRICS_ADDR=127.0.0.1:0")
 	// Its own process group, so that stopping it stops the server make
 	// started too.
@@ -163,15 +169,16 @@ func serveLikeMakeRun(t *testing.T, block string) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait(); pw.Close() }()
+	var waitErr error
+	exited := make(chan struct{})
+	go func() { waitErr = cmd.Wait(); pw.Close(); close(exited) }()
 	t.Cleanup(func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		select {
-		case <-done:
+		case <-exited:
 		case <-time.After(15 * time.Second):
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
+			<-exited
 		}
 	})
 
@@ -197,10 +204,10 @@ func serveLikeMakeRun(t *testing.T, block string) string {
 	select {
 	case url := <-found:
 		return url
-	case err := <-done:
+	case <-exited:
 		logMu.Lock()
 		defer logMu.Unlock()
-		t.Fatalf("make run exited (%v) before it listened:\n%s", err, log.String())
+		t.Fatalf("make run exited (%v) before it listened:\n%s", waitErr, log.String())
 	case <-ctx.Done():
 		logMu.Lock()
 		defer logMu.Unlock()
@@ -213,13 +220,20 @@ func serveLikeMakeRun(t *testing.T, block string) string {
 // into a terminal there would, and returns what it printed.
 func runShell(t *testing.T, script string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "sh", "-e", "-c", script)
-	cmd.Dir = repoRoot
-	out, err := cmd.CombinedOutput()
+	out, err := runShellIn(repoRoot, script)
 	if err != nil {
 		t.Fatalf("sh -e -c %q: %v\n%s", script, err, out)
 	}
-	return string(out)
+	return out
+}
+
+// runShellIn runs script with sh -e in the folder dir and returns what it
+// printed.
+func runShellIn(dir, script string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sh", "-e", "-c", script)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
