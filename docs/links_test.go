@@ -10,11 +10,6 @@ import (
 	"unicode"
 )
 
-// pendingFiles are linked to before they land: another change of the same
-// refactor writes them. Until then a link to one is logged, not failed;
-// remove an entry once its file is in the tree.
-var pendingFiles = map[string]bool{"ARCHITECTURE.md": true}
-
 // TestRelativeLinksResolve checks that every relative link of the README,
 // CONTRIBUTING.md, ARCHITECTURE.md, deploy/README.md and docs/**/*.md
 // names a file or folder that exists and, for an anchor into a Markdown
@@ -34,9 +29,6 @@ func TestRelativeLinksResolve(t *testing.T) {
 	links := 0
 	for _, page := range pages {
 		text, err := os.ReadFile(filepath.Join(repoRoot, page))
-		if os.IsNotExist(err) && pendingFiles[page] {
-			continue
-		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,9 +42,6 @@ func TestRelativeLinksResolve(t *testing.T) {
 			body, err := os.ReadFile(filepath.Join(repoRoot, resolved))
 			info, statErr := os.Stat(filepath.Join(repoRoot, resolved))
 			switch {
-			case statErr != nil && pendingFiles[filepath.Clean(resolved)]:
-				t.Logf("%s: link to %s, which another change adds", page, target)
-				continue
 			case statErr != nil:
 				t.Errorf("%s: link to %s: %s does not exist", page, target, resolved)
 				continue
