@@ -57,7 +57,11 @@ func newFleet(t *testing.T, n int, rate string, setup ...func(dir string)) *flee
 	if _, err := token.WriteKeyFile(keys, signing); err != nil {
 		t.Fatal(err)
 	}
-	f := &fleet{t: t, redis: redis, key: key, cfg: serve.Config{ConfigDir: dir, KeysDir: keys, State: redis.URL(), MetricsAddr: "127.0.0.1:0"}}
+	// The fleet tests are about what replicas share, not about a slow
+	// Redis: a generous call timeout keeps a busy test machine (-race, many
+	// packages at once) from turning shared state into 503s.
+	state := redis.URL() + "?timeout=5s"
+	f := &fleet{t: t, redis: redis, key: key, cfg: serve.Config{ConfigDir: dir, KeysDir: keys, State: state, MetricsAddr: "127.0.0.1:0"}}
 	f.startAll(n)
 	return f
 }

@@ -106,9 +106,12 @@ func tokenStatus(t *testing.T, base, id, pass string) int {
 	return resp.StatusCode
 }
 
+// eventually waits for cond. The wait is long because a reload under
+// -race on a small, busy machine can take seconds; a passing test does
+// not wait for it.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting until %s", what)
