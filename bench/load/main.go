@@ -32,7 +32,15 @@ func main() {
 	rounds := flag.Int("rounds", 3, "runs per server and connection count, alternating servers; medians are reported")
 	bin := flag.String("tollgate", "bin/tollgate", "the tollgate binary")
 	only := flag.String("only", "", `run one part: "compare" (tollgate against the baseline), "state" (--state memory against --state redis://) or "10k" (10,000 clients: load, memory, reloads)`)
+	writeDir := flag.String("write-config", "", "only write the 10,000-client configuration into this folder (for timing `tollgate check`, access, plan by hand) and exit")
 	flag.Parse()
+	if *writeDir != "" {
+		if err := writeConfig(*writeDir, 10000, 100); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *only != "" && *only != "compare" && *only != "state" && *only != "10k" {
 		fmt.Fprintln(os.Stderr, `bench: --only: want "compare", "state" or "10k"`)
 		os.Exit(2)
