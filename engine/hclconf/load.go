@@ -7,9 +7,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -138,6 +140,10 @@ func (c *Cache) LoadYielding(files map[string][]byte, yield func(took time.Durat
 		previous = c.files
 	}
 	current := make(map[string]*parsedFile, len(names))
+	var ahead map[string]*parsedFile
+	if yield == nil {
+		ahead = parseAhead(names, files, previous)
+	}
 	var diags hcl.Diagnostics
 	bodies := make([]*fileBody, 0, len(names))
 	var parsedBytes int
@@ -157,7 +163,9 @@ func (c *Cache) LoadYielding(files map[string][]byte, yield func(took time.Durat
 			// the end: a reload of every file never holds both sets.
 			delete(previous, name)
 			start := time.Now()
-			f = parseFile(name, files[name])
+			if f = ahead[name]; f == nil {
+				f = parseFile(name, files[name])
+			}
 			f.sum = sum
 			lastTook = max(time.Since(start), time.Nanosecond)
 			parsedBytes += len(files[name])
@@ -177,6 +185,37 @@ func (c *Cache) LoadYielding(files map[string][]byte, yield func(took time.Durat
 		return nil, diags
 	}
 	return cfg, diags
+}
+
+// parseAhead parses, on every core, the files of names that previous
+// does not hold with the same content, for a load that does not yield (a
+// server's first load, check, access, plan): files parse independently,
+// and the loop that joins them in name order takes them from here. A
+// load that yields (a reload under traffic) parses one file at a time
+// instead, dropping each one's old blocks as it goes.
+func parseAhead(names []string, files map[string][]byte, previous map[string]*parsedFile) map[string]*parsedFile {
+	var todo []string
+	for _, name := range names {
+		if f := previous[name]; f == nil || f.sum != sha256.Sum256(files[name]) {
+			todo = append(todo, name)
+		}
+	}
+	parsed := make([]*parsedFile, len(todo))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(todo)) {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < len(todo); i = int(next.Add(1)) - 1 {
+				parsed[i] = parseFile(todo[i], files[todo[i]])
+			}
+		})
+	}
+	wg.Wait()
+	out := make(map[string]*parsedFile, len(todo))
+	for i, name := range todo {
+		out[name] = parsed[i]
+	}
+	return out
 }
 
 // parseFile parses and decodes one file, once it is known to be within
