@@ -28,7 +28,13 @@ named_id(value) := value if {
 
 # The ids of the servers named, in request order, each once (a server may be
 # named twice, by its id and by its audience).
-requested_ids := [id |
+# One value, the usual request, needs no look back.
+requested_ids := [id] if {
+	[value] := input.request.audience
+	id := named_id(value)
+} else := [] if {
+	count(input.request.audience) < 2
+} else := [id |
 	some i, value in input.request.audience
 	id := named_id(value)
 	not named_before(id, i)

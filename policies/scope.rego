@@ -20,8 +20,27 @@ import data.tollgate.impersonation.impersonating
 # single-application case asks scope=openid; it answers at userinfo.
 openid_scopes := {"openid", "profile", "email", "address", "phone"}
 
-# Grantable: the scopes every requested server grants...
+# Grantable: the scopes every requested server grants. With one server,
+# the usual request, they are looked up there directly (it is the rule
+# below for that one id, without a call per scope)...
 grantable contains s if {
+	[id] := audience.requested_ids
+	not impersonating
+	some s in input.client.reach[id].scopes
+	s in input.servers[id].scopes
+}
+
+grantable contains s if {
+	[id] := audience.requested_ids
+	impersonating
+	some s in input.client.reach[id].scopes
+	s in input.account.reach[id].scopes
+	s in input.servers[id].scopes
+}
+
+# ...with several, those of the first that no other withholds...
+grantable contains s if {
+	audience.requested_ids[1]
 	some s in input.client.reach[audience.requested_ids[0]].scopes
 	not withheld(s)
 }
@@ -56,7 +75,11 @@ grantable contains s if {
 
 # Granted scopes: all grantable ones when none are requested, else the
 # requested ones, which must all be grantable (see not_grantable).
-granted := sort(grantable) if {
+granted := [] if {
+	# No audience and no scope: nothing is grantable (see above).
+	input.request.audience == []
+	input.request.scope == []
+} else := sort(grantable) if {
 	input.request.scope == []
 } else := sort([s | some s in input.request.scope; s in grantable]) if {
 	input.request.scope != []
