@@ -27,13 +27,11 @@ named_id(value) := value if {
 }
 
 # The ids of the servers named, in request order, each once (a server may be
-# named twice, by its id and by its audience).
-# One value, the usual request, needs no look back.
+# named twice, by its id and by its audience). One value, the usual
+# request, needs no look back.
 requested_ids := [id] if {
 	[value] := input.request.audience
 	id := named_id(value)
-} else := [] if {
-	count(input.request.audience) < 2
 } else := [id |
 	some i, value in input.request.audience
 	id := named_id(value)
