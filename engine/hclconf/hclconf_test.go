@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -176,6 +177,29 @@ func TestCacheLoadsLikeAColdLoad(t *testing.T) {
 			if got := loadReport(t, files, cache.Load); got != want {
 				t.Errorf("%s, cached load %d:\n%s\nwant (cold load):\n%s", dir, round+1, got, want)
 			}
+		}
+	}
+}
+
+// TestYieldingLoadLoadsLikeAParallelOne: a load that does not yield parses
+// its files in parallel, one that yields (a reload under traffic) one at
+// a time; both give the same model and the same diagnostics, in order.
+func TestYieldingLoadLoadsLikeAParallelOne(t *testing.T) {
+	dirs := []string{"testdata/hcl/good"}
+	broken, err := os.ReadDir("../../testdata/hcl/broken")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range broken {
+		dirs = append(dirs, "testdata/hcl/broken/"+d.Name())
+	}
+	yielding := func(files map[string][]byte) (*model.Config, hcl.Diagnostics) {
+		return hclconf.NewCache().LoadYielding(files, func(time.Duration) {})
+	}
+	for _, dir := range dirs {
+		files := readFixture(t, dir)
+		if got, want := loadReport(t, files, yielding), loadReport(t, files, hclconf.Load); got != want {
+			t.Errorf("%s, yielding:\n%s\nwant (parallel):\n%s", dir, got, want)
 		}
 	}
 }
