@@ -102,20 +102,35 @@ func decider(ctx context.Context, src Sources, ls loadState) (*decide.Decider, h
 		return nil, nil, nil, &LoadError{Err: err}
 	}
 	loadErr := &LoadError{Files: files}
+	// Policies are compiled even when the HCL is broken, so one run of
+	// `tollgate check` reports every problem of both. A load that does not
+	// yield to requests (a first load, check, access, plan) compiles them
+	// while the HCL parses; a reload beside requests does one at a time.
+	var pol *policy.Policy
+	var polErr error
+	compiled := make(chan struct{})
+	compile := func() {
+		defer close(compiled)
+		pol, polErr = src.policy(ctx, ls.previous)
+	}
+	if ls.yield == nil {
+		go compile()
+	}
 	cfg, diags := ls.parsed.LoadYielding(files, ls.yield)
 	if diags.HasErrors() {
 		// Warnings go with the errors, so one report shows everything.
 		loadErr.Diags = diags
 	}
-	// Policies are compiled even when the HCL is broken, so one run of
-	// `tollgate check` reports every problem of both.
-	pol, err := src.policy(ctx, ls.previous)
-	if err != nil {
+	if ls.yield != nil {
+		compile()
+	}
+	<-compiled
+	if polErr != nil {
 		var ce *policy.CompileError
-		if errors.As(err, &ce) {
+		if errors.As(polErr, &ce) {
 			loadErr.Policy = ce
 		} else {
-			loadErr.Err = err
+			loadErr.Err = polErr
 		}
 	}
 	if loadErr.Diags != nil || loadErr.Policy != nil || loadErr.Err != nil {
