@@ -215,7 +215,7 @@ func parseDecision(raw ast.Value) (*Decision, error) {
 		d.Error = oauth.UnauthorizedClient
 	case oauth.InvalidScope, oauth.InvalidTarget, oauth.UnauthorizedClient: // the codes a policy may deny with (SPEC §4)
 	default:
-		return nil, &MalformedError{Reason: fmt.Sprintf("error %.64q is not one of invalid_scope, invalid_target, unauthorized_client", d.Error)}
+		return nil, &MalformedError{Reason: fmt.Sprintf("error %.64q is not one of %s, %s, %s", d.Error, oauth.InvalidScope, oauth.InvalidTarget, oauth.UnauthorizedClient)}
 	}
 	// A denial grants nothing, whatever else the document says.
 	d.Audience, d.Scope, d.Subject, d.Claims, d.TTL = nil, nil, "", nil, 0
