@@ -2,39 +2,20 @@ package authz_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/engine/authz"
+	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
 	"github.com/tollgate-dev/tollgate/engine/model"
-	"github.com/tollgate-dev/tollgate/engine/secret"
 	"github.com/tollgate-dev/tollgate/engine/token"
 )
-
-// benchConfig is the example config plus n generated clients, so lookups
-// run against a realistically sized store.
-func benchConfig(b *testing.B, n int) *model.Config {
-	cfg := exampleConfig(b)
-	for i := range n {
-		cfg.Clients = append(cfg.Clients, benchClient(i))
-	}
-	return cfg
-}
-
-func benchClient(i int) *model.Client {
-	return &model.Client{
-		ID: fmt.Sprintf("bench-%06d", i), AuthMethod: model.AuthClientSecretBasic,
-		Secrets: []model.Secret{{Hash: secret.SHA256Hash("s")}},
-		Access:  []model.Access{{Server: "Server2", Scopes: []string{"read"}}},
-	}
-}
 
 // BenchmarkIssue is one whole token request in the engine, as the token
 // endpoint calls it: validate, authenticate (sha256), rate limit, decide
 // (cached), mint, audit (discarded). The signing algorithms are compared
 // in one run.
 func BenchmarkIssue(b *testing.B) {
-	snap := snapshot(b, benchConfig(b, 1000), defaultPolicy(b))
+	snap := snapshot(b, repotest.ExampleConfigWith(b, 1000), repotest.DefaultPolicy(b))
 	for _, alg := range []string{"ES256", "EdDSA", "RS256", "PS256"} {
 		b.Run(alg, func(b *testing.B) {
 			keys, err := token.Ephemeral(alg)

@@ -52,7 +52,7 @@ func TestADecisionThatLeaksAScopeIsRefused(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			pol := inlinePolicy(t, `decision := {"allow": true, "audience": `+tt.audience+`, "scope": `+tt.scope+`}`)
-			ev, err := snapshot(t, exampleConfig(t), pol).Evaluate(context.Background(), &decide.EvalRequest{ClientID: "client1"})
+			ev, err := snapshot(t, repotest.ExampleConfig(t), pol).Evaluate(context.Background(), &decide.EvalRequest{ClientID: "client1"})
 			if tt.wantError == "" {
 				if err != nil || !ev.Decision.Allow {
 					t.Fatalf("Evaluate = %+v, %v; want an allow", ev, err)
@@ -75,7 +75,7 @@ func TestADecisionThatLeaksAScopeIsRefused(t *testing.T) {
 func TestAHugePolicyTTLIsCapped(t *testing.T) {
 	for _, ttl := range []string{"1e10", "9223372037", "1e400", "86401"} {
 		t.Run(ttl, func(t *testing.T) {
-			cfg := exampleConfig(t)
+			cfg := repotest.ExampleConfig(t)
 			cfg.Settings.DefaultTokenTTL, cfg.Settings.MaxTokenTTL = time.Minute, 24*time.Hour
 			snap := snapshot(t, cfg, inlinePolicy(t, `decision := {"allow": true, "audience": [input.client.id], "ttl": `+ttl+`}`))
 			ev, err := snap.Evaluate(context.Background(), &decide.EvalRequest{ClientID: "client1"})
@@ -117,7 +117,7 @@ func client1Request(audience ...string) *authz.TokenRequest {
 // client itself, become label values; the rest count as "other", so made-up
 // audiences cannot grow the series.
 func TestIssuedTokensCountOnlyDeclaredAudiences(t *testing.T) {
-	snap := snapshot(t, exampleConfig(t), compilePolicyDir(t, repotest.Path(t, "testdata", "policies", "allow-all")))
+	snap := snapshot(t, repotest.ExampleConfig(t), repotest.CompilePolicies(t, repotest.Path(t, "testdata", "policies", "allow-all")))
 	svc, _, _, m := service(t, snap)
 	ctx := context.Background()
 	requests := [][]string{
@@ -170,7 +170,7 @@ func issuedByAudience(t *testing.T, m *metrics.Metrics, client string) map[strin
 // time is in the server log and the audit line's reasons, with its
 // file:line:col, bounded however much the caller sent.
 func TestAPolicyFailureIsLoggedWithItsPosition(t *testing.T) {
-	snap := snapshot(t, exampleConfig(t), compilePolicyDir(t, repotest.Path(t, "testdata", "policies", "strict-errors")))
+	snap := snapshot(t, repotest.ExampleConfig(t), repotest.CompilePolicies(t, repotest.Path(t, "testdata", "policies", "strict-errors")))
 	svc, auditLog, serverLog, _ := service(t, snap)
 	long := strings.Repeat("x", 10_000)
 	_, err := svc.Issue(context.Background(), client1Request(long))

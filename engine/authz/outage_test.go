@@ -8,6 +8,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/engine/assertion"
 	"github.com/tollgate-dev/tollgate/engine/authz"
+	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
 	"github.com/tollgate-dev/tollgate/engine/model"
 	"github.com/tollgate-dev/tollgate/engine/oauth"
 	"github.com/tollgate-dev/tollgate/engine/redistest"
@@ -29,7 +30,7 @@ func TestStateOutageSkipsNoCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	cfg := exampleConfig(t)
+	cfg := repotest.ExampleConfig(t)
 	job, jobKey := keyClient(t, "batch-job", nil)
 	cfg.Clients = append(cfg.Clients, job)
 	for _, c := range cfg.Clients {
@@ -38,7 +39,7 @@ func TestStateOutageSkipsNoCheck(t *testing.T) {
 		}
 	}
 	keys, _ := token.Ephemeral("ES256")
-	svc := authz.NewService(snapshot(t, cfg, defaultPolicy(t)), authz.Options{Keys: keys, Issuer: testIssuer, State: st})
+	svc := authz.NewService(snapshot(t, cfg, repotest.DefaultPolicy(t)), authz.Options{Keys: keys, Issuer: testIssuer, State: st})
 	ctx := context.Background()
 	unlimited := authz.Credentials{ID: "client1", Secret: "demo-client1-secret-not-for-production", Method: model.AuthClientSecretBasic}
 	limited := authz.Credentials{ID: "Client1", Secret: "demo-Client1-secret-not-for-production", Method: model.AuthClientSecretBasic}

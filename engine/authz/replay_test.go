@@ -9,6 +9,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/engine/assertion"
 	"github.com/tollgate-dev/tollgate/engine/authz"
+	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
 	"github.com/tollgate-dev/tollgate/engine/model"
 	"github.com/tollgate-dev/tollgate/engine/oauth"
 	"github.com/tollgate-dev/tollgate/engine/state"
@@ -71,11 +72,11 @@ func errorCode(err error) string {
 // is empty, so replays do not drain it.
 func TestAssertionIsConsumedOnlyPastTheRateLimit(t *testing.T) {
 	clk := &clock{time.Now()}
-	cfg := exampleConfig(t)
+	cfg := repotest.ExampleConfig(t)
 	limited, file := keyClient(t, "limited-job", &model.Rate{Count: 1, Per: 10 * time.Second})
 	cfg.Clients = append(cfg.Clients, limited)
 	keys, _ := token.Ephemeral("ES256")
-	svc := authz.NewService(snapshot(t, cfg, defaultPolicy(t)), authz.Options{Keys: keys, Issuer: testIssuer, Now: clk.now})
+	svc := authz.NewService(snapshot(t, cfg, repotest.DefaultPolicy(t)), authz.Options{Keys: keys, Issuer: testIssuer, Now: clk.now})
 	ctx := context.Background()
 	sign := func() string {
 		raw, err := assertion.Sign(file, "limited-job", testIssuer, clk.t)
@@ -106,7 +107,7 @@ func TestAssertionIsConsumedOnlyPastTheRateLimit(t *testing.T) {
 // private_key_jwt client goes on getting tokens all the while.
 func TestOneClientFillingItsAssertionQuotaStopsOnlyItself(t *testing.T) {
 	clk := &clock{time.Now()}
-	cfg := exampleConfig(t)
+	cfg := repotest.ExampleConfig(t)
 	greedy, greedyKey := keyClient(t, "greedy-job", nil)
 	innocent, innocentKey := keyClient(t, "innocent-job", nil)
 	cfg.Clients = append(cfg.Clients, greedy, innocent)
@@ -116,7 +117,7 @@ func TestOneClientFillingItsAssertionQuotaStopsOnlyItself(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys, _ := token.Ephemeral("ES256")
-	svc := authz.NewService(snapshot(t, cfg, defaultPolicy(t)), authz.Options{Keys: keys, Issuer: testIssuer, Now: clk.now, State: st})
+	svc := authz.NewService(snapshot(t, cfg, repotest.DefaultPolicy(t)), authz.Options{Keys: keys, Issuer: testIssuer, Now: clk.now, State: st})
 	ctx := context.Background()
 	sign := func(file []byte, id string) string {
 		raw, err := assertion.Sign(file, id, testIssuer, clk.t)
@@ -152,7 +153,7 @@ func TestOneClientFillingItsAssertionQuotaStopsOnlyItself(t *testing.T) {
 // TestAssertionReplayAfterARestartIsRefused: a Service started over the
 // data dir of one that stopped refuses the assertions the first accepted.
 func TestAssertionReplayAfterARestartIsRefused(t *testing.T) {
-	cfg := exampleConfig(t)
+	cfg := repotest.ExampleConfig(t)
 	job, file := keyClient(t, "batch-job", nil)
 	cfg.Clients = append(cfg.Clients, job)
 	dir := t.TempDir()
@@ -163,7 +164,7 @@ func TestAssertionReplayAfterARestartIsRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return authz.NewService(snapshot(t, cfg, defaultPolicy(t)), authz.Options{Keys: keys, Issuer: testIssuer, State: st}), st
+		return authz.NewService(snapshot(t, cfg, repotest.DefaultPolicy(t)), authz.Options{Keys: keys, Issuer: testIssuer, State: st}), st
 	}
 	raw, err := assertion.Sign(file, "batch-job", testIssuer, time.Now())
 	if err != nil {
@@ -186,11 +187,11 @@ func TestAssertionReplayAfterARestartIsRefused(t *testing.T) {
 // TestAssertionIsUsedOnceAtEveryEndpoint: an assertion that authenticated
 // a request at one endpoint is refused at each of them afterwards.
 func TestAssertionIsUsedOnceAtEveryEndpoint(t *testing.T) {
-	cfg := exampleConfig(t)
+	cfg := repotest.ExampleConfig(t)
 	job, file := keyClient(t, "batch-job", nil)
 	cfg.Clients = append(cfg.Clients, job)
 	keys, _ := token.Ephemeral("ES256")
-	svc := authz.NewService(snapshot(t, cfg, defaultPolicy(t)), authz.Options{Keys: keys, Issuer: testIssuer})
+	svc := authz.NewService(snapshot(t, cfg, repotest.DefaultPolicy(t)), authz.Options{Keys: keys, Issuer: testIssuer})
 	ctx := context.Background()
 	creds := func(raw string) authz.Credentials {
 		return authz.Credentials{Method: model.AuthPrivateKeyJWT, Assertion: raw}

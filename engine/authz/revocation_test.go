@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/engine/authz"
+	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
 	"github.com/tollgate-dev/tollgate/engine/model"
 	"github.com/tollgate-dev/tollgate/engine/oauth"
 	"github.com/tollgate-dev/tollgate/engine/state"
@@ -23,7 +24,7 @@ func TestRevocationsPastTheBoundRevokeEveryEarlierToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys, _ := token.Ephemeral("ES256")
-	svc := authz.NewService(snapshot(t, exampleConfig(t), defaultPolicy(t)), authz.Options{Keys: keys, Issuer: testIssuer, Now: clk.now, State: st})
+	svc := authz.NewService(snapshot(t, repotest.ExampleConfig(t), repotest.DefaultPolicy(t)), authz.Options{Keys: keys, Issuer: testIssuer, Now: clk.now, State: st})
 	ctx := context.Background()
 	client1 := authz.Credentials{ID: "client1", Secret: "demo-client1-secret-not-for-production", Method: model.AuthClientSecretBasic}
 	issue := func(creds authz.Credentials) string {

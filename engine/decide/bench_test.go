@@ -2,33 +2,13 @@ package decide_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/engine/decide"
 	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
 	"github.com/tollgate-dev/tollgate/engine/model"
 	"github.com/tollgate-dev/tollgate/engine/policy"
-	"github.com/tollgate-dev/tollgate/engine/secret"
 )
-
-// benchConfig is the example config plus n generated clients, so lookups
-// run against a realistically sized store.
-func benchConfig(b *testing.B, n int) *model.Config {
-	cfg := exampleConfig(b)
-	for i := range n {
-		cfg.Clients = append(cfg.Clients, benchClient(i))
-	}
-	return cfg
-}
-
-func benchClient(i int) *model.Client {
-	return &model.Client{
-		ID: fmt.Sprintf("bench-%06d", i), AuthMethod: model.AuthClientSecretBasic,
-		Secrets: []model.Secret{{Hash: secret.SHA256Hash("s")}},
-		Access:  []model.Access{{Server: "Server2", Scopes: []string{"read"}}},
-	}
-}
 
 // impersonation is the richest seed request: Client1 as User1 for Server2.
 var impersonation = decide.EvalRequest{ClientID: "Client1", Scope: []string{"Server2"}, AuthMethod: model.AuthClientSecretBasic}
@@ -41,7 +21,7 @@ var impersonation = decide.EvalRequest{ClientID: "Client1", Scope: []string{"Ser
 // and the account's groups' intersected, is compared with a client using
 // its own access block.
 func BenchmarkDecideCold(b *testing.B) {
-	snap := decider(b, benchConfig(b, 1000), uncachedPolicy(b))
+	snap := decider(b, repotest.ExampleConfigWith(b, 1000), uncachedPolicy(b))
 	ctx := context.Background()
 	for _, bc := range []struct {
 		name string
@@ -65,11 +45,8 @@ func BenchmarkDecideCold(b *testing.B) {
 // BenchmarkDecideFirstRequest is a client's first request after a
 // (re)load: its facts are built from the store, then the decision runs.
 func BenchmarkDecideFirstRequest(b *testing.B) {
-	cfg := exampleConfig(b)
-	for i := range b.N {
-		cfg.Clients = append(cfg.Clients, benchClient(i))
-	}
-	snap := decider(b, cfg, defaultPolicy(b))
+	cfg := repotest.ExampleConfigWith(b, b.N)
+	snap := decider(b, cfg, repotest.DefaultPolicy(b))
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -83,7 +60,7 @@ func BenchmarkDecideFirstRequest(b *testing.B) {
 
 // BenchmarkDecideCached is a repeated request answered by the cache.
 func BenchmarkDecideCached(b *testing.B) {
-	snap := decider(b, benchConfig(b, 1000), defaultPolicy(b))
+	snap := decider(b, repotest.ExampleConfigWith(b, 1000), repotest.DefaultPolicy(b))
 	ctx := context.Background()
 	warm := impersonation
 	_, _ = snap.Evaluate(ctx, &warm)

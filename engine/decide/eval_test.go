@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/engine/decide"
-	"github.com/tollgate-dev/tollgate/engine/hclconf"
 	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
 	"github.com/tollgate-dev/tollgate/engine/model"
 	"github.com/tollgate-dev/tollgate/engine/oauth"
@@ -18,34 +17,6 @@ import (
 	"github.com/tollgate-dev/tollgate/engine/reload"
 	"github.com/tollgate-dev/tollgate/engine/store"
 )
-
-// exampleConfig is the config/ that `make run` serves.
-func exampleConfig(t testing.TB) *model.Config {
-	t.Helper()
-	cfg, diags := hclconf.LoadDir(repotest.Path(t, "config"))
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	return cfg
-}
-
-func defaultPolicy(t testing.TB) *policy.Policy {
-	t.Helper()
-	return compilePolicyDir(t, repotest.Path(t, "policies"))
-}
-
-func compilePolicyDir(t testing.TB, dir string) *policy.Policy {
-	t.Helper()
-	files, err := policy.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := policy.Compile(context.Background(), files, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 func decider(t testing.TB, cfg *model.Config, pol *policy.Policy) *decide.Decider {
 	t.Helper()
@@ -132,10 +103,10 @@ func TestEvaluateSeedScenarios(t *testing.T) {
 			wantError: oauth.UnauthorizedClient,
 		},
 	}
-	pol := defaultPolicy(t)
+	pol := repotest.DefaultPolicy(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := exampleConfig(t)
+			cfg := repotest.ExampleConfig(t)
 			if tt.mutate != nil {
 				tt.mutate(cfg)
 			}
@@ -180,9 +151,9 @@ func equalStrings(a, b []string) bool {
 // TestTTLIsCapped: the policy's or client's ttl is capped by every granted
 // server's token_ttl and by max_token_ttl.
 func TestTTLIsCapped(t *testing.T) {
-	cfg := exampleConfig(t)
+	cfg := repotest.ExampleConfig(t)
 	cfg.Settings.MaxTokenTTL = 20 * time.Minute
-	snap := decider(t, cfg, defaultPolicy(t))
+	snap := decider(t, cfg, repotest.DefaultPolicy(t))
 	tests := []struct {
 		name string
 		req  decide.EvalRequest
@@ -202,8 +173,8 @@ func TestTTLIsCapped(t *testing.T) {
 			}
 		})
 	}
-	cfg = exampleConfig(t)
-	ev, _ := decider(t, cfg, defaultPolicy(t)).Evaluate(context.Background(), &decide.EvalRequest{ClientID: "gift-deliveries", Audience: []string{"world-mappers"}})
+	cfg = repotest.ExampleConfig(t)
+	ev, _ := decider(t, cfg, repotest.DefaultPolicy(t)).Evaluate(context.Background(), &decide.EvalRequest{ClientID: "gift-deliveries", Audience: []string{"world-mappers"}})
 	if ev.TTL != 30*time.Minute {
 		t.Errorf("world-mappers token_ttl: TTL = %s, want 30m", ev.TTL)
 	}
@@ -215,7 +186,7 @@ func TestTTLIsCapped(t *testing.T) {
 // request with its scopes in another order). A decision about an audience
 // that names no server is never kept.
 func TestCachedDecisionsEqualFreshOnes(t *testing.T) {
-	pol := defaultPolicy(t)
+	pol := repotest.DefaultPolicy(t)
 	if !pol.Deterministic() {
 		t.Fatal("the default policies should be cacheable: they must not read input.request.time")
 	}
@@ -232,11 +203,11 @@ func TestCachedDecisionsEqualFreshOnes(t *testing.T) {
 		{name: "unknown audience", req: decide.EvalRequest{ClientID: "client1", Audience: []string{"nowhere"}}, notKept: true},
 		{name: "single application", req: decide.EvalRequest{ClientID: "client1"}},
 	}
-	shared := decider(t, exampleConfig(t), pol)
+	shared := decider(t, repotest.ExampleConfig(t), pol)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			req := tt.req
-			fresh, err := decider(t, exampleConfig(t), pol).Evaluate(context.Background(), &req)
+			fresh, err := decider(t, repotest.ExampleConfig(t), pol).Evaluate(context.Background(), &req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -272,7 +243,7 @@ func TestCachedDecisionsEqualFreshOnes(t *testing.T) {
 func TestFailClosed(t *testing.T) {
 	for _, name := range []string{"undefined", "malformed"} {
 		t.Run(name, func(t *testing.T) {
-			snap := decider(t, exampleConfig(t), compilePolicyDir(t, repotest.Path(t, "testdata", "policies", name)))
+			snap := decider(t, repotest.ExampleConfig(t), repotest.CompilePolicies(t, repotest.Path(t, "testdata", "policies", name)))
 			_, err := snap.Evaluate(context.Background(), &decide.EvalRequest{ClientID: "client1"})
 			var oe *oauth.Error
 			if !errors.As(err, &oe) || oe.Code != oauth.ServerError || oe.HTTPStatus() != 500 {
