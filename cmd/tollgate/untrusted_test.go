@@ -1,11 +1,6 @@
 package main
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/engine/bundle"
+	"github.com/tollgate-dev/tollgate/engine/repotest"
 )
 
 // deepHCL is the review's reproduction: a value nested 60,000 deep.
@@ -143,44 +139,7 @@ func TestCheckSaysWhetherTheRevisionIsVerified(t *testing.T) {
 // leading slash) replaced by body.
 func writeArchive(t *testing.T, path string, archive []byte, name, body string) {
 	t.Helper()
-	gz, err := gzip.NewReader(bytes.NewReader(archive))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(gz)
-	var out bytes.Buffer
-	zw := gzip.NewWriter(&out)
-	tw := tar.NewWriter(zw)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		content, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.TrimPrefix(hdr.Name, "/") == name {
-			content = []byte(body)
-			hdr.Size = int64(len(content))
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write(content); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(path, repotest.ReplaceInArchive(t, archive, name, []byte(body)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

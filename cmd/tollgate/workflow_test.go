@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,28 +12,15 @@ import (
 	"slices"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+	"github.com/tollgate-dev/tollgate/engine/repotest"
+)
 
 // golden compares got with the file at testdata/<name>, or rewrites it
 // under -update.
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join(repoRoot, "testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test -update writes it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from testdata/%s (go test -update rewrites it)\ngot:\n%s\nwant:\n%s", name, got, want)
-	}
+	repotest.Golden(t, filepath.Join(repoRoot, "testdata", name), []byte(got))
 }
 
 // tollgateIn runs the command in-process in dir, as a user would there.

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/engine/access"
-	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
+	"github.com/tollgate-dev/tollgate/engine/repotest"
 	"github.com/tollgate-dev/tollgate/engine/reload"
 	"github.com/tollgate-dev/tollgate/engine/secret"
 )

@@ -9,7 +9,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/engine/assertion"
 	"github.com/tollgate-dev/tollgate/engine/authz"
-	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
+	"github.com/tollgate-dev/tollgate/engine/repotest"
 	"github.com/tollgate-dev/tollgate/engine/model"
 	"github.com/tollgate-dev/tollgate/engine/oauth"
 	"github.com/tollgate-dev/tollgate/engine/state"

@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/engine/bundle"
-	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
+	"github.com/tollgate-dev/tollgate/engine/repotest"
 	"github.com/tollgate-dev/tollgate/engine/reload"
 )
 

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -14,7 +13,7 @@ import (
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/engine/bundle"
-	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
+	"github.com/tollgate-dev/tollgate/engine/repotest"
 )
 
 // tarFile is one entry of a hand-made tarball.
@@ -239,45 +238,6 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// replaced is archive with the file name (no leading slash) set to body,
-// or removed when body is nil; everything else, the manifest included,
-// is left as it was: a bundle changed after its build.
-func replaced(t *testing.T, archive []byte, name string, body []byte) []byte {
-	t.Helper()
-	gz, err := gzip.NewReader(bytes.NewReader(archive))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(gz)
-	var files []tarFile
-	found := false
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.TrimPrefix(hdr.Name, "/") == name {
-			found = true
-			if body == nil {
-				continue
-			}
-			b = body
-		}
-		files = append(files, tarFile{name: hdr.Name, body: string(b)})
-	}
-	if !found && body != nil {
-		files = append(files, tarFile{name: "/" + name, body: string(body)})
-	}
-	return tarball(t, files...)
-}
-
 // TestReadVerifiesTheRevision: a bundle's revision in tollgate's form
 // (sha256: and the content hash) is checked against the contents on
 // every read: a bundle changed after its build (a policy swapped for one
@@ -311,14 +271,14 @@ func TestReadVerifiesTheRevision(t *testing.T) {
 		return []byte(`{"revision": "` + revision + `", "roots": ["tollgate"], "rego_version": 1}`)
 	}
 	tampered := map[string][]byte{
-		"a policy swapped for allow-all": replaced(t, good.Bytes(), "policies/token.rego", allowAll),
-		"a policy added":                 replaced(t, good.Bytes(), "policies/extra.rego", []byte("package tollgate.extra\n\nx := 1\n")),
-		"a policy removed":               replaced(t, good.Bytes(), "policies/scope.rego", nil),
-		"a declaration edited":           replaced(t, good.Bytes(), "config/settings.hcl", []byte("settings {}\n")),
-		"a declaration added":            replaced(t, good.Bytes(), "config/extra.hcl", []byte(goodHCL)),
-		"data changed":                   replaced(t, good.Bytes(), "data.json", []byte(`{"tollgate": {"x": 1}}`)),
-		"a revision that is no hash":     replaced(t, good.Bytes(), ".manifest", manifest("sha256:latest")),
-		"another bundle's revision":      replaced(t, good.Bytes(), ".manifest", manifest("sha256:"+strings.Repeat("0", 64))),
+		"a policy swapped for allow-all": repotest.ReplaceInArchive(t, good.Bytes(), "policies/token.rego", allowAll),
+		"a policy added":                 repotest.ReplaceInArchive(t, good.Bytes(), "policies/extra.rego", []byte("package tollgate.extra\n\nx := 1\n")),
+		"a policy removed":               repotest.ReplaceInArchive(t, good.Bytes(), "policies/scope.rego", nil),
+		"a declaration edited":           repotest.ReplaceInArchive(t, good.Bytes(), "config/settings.hcl", []byte("settings {}\n")),
+		"a declaration added":            repotest.ReplaceInArchive(t, good.Bytes(), "config/extra.hcl", []byte(goodHCL)),
+		"data changed":                   repotest.ReplaceInArchive(t, good.Bytes(), "data.json", []byte(`{"tollgate": {"x": 1}}`)),
+		"a revision that is no hash":     repotest.ReplaceInArchive(t, good.Bytes(), ".manifest", manifest("sha256:latest")),
+		"another bundle's revision":      repotest.ReplaceInArchive(t, good.Bytes(), ".manifest", manifest("sha256:"+strings.Repeat("0", 64))),
 	}
 	for name, archive := range tampered {
 		t.Run(name, func(t *testing.T) {
@@ -336,9 +296,9 @@ func TestReadVerifiesTheRevision(t *testing.T) {
 		name, label string
 		archive     []byte
 	}{
-		{name: "opa build's revision", label: "v1.2.3 (unverified)", archive: replaced(t, good.Bytes(), ".manifest", manifest("v1.2.3"))},
-		{name: "no revision", label: "none (unverified)", archive: replaced(t, good.Bytes(), ".manifest", manifest(""))},
-		{name: "no manifest", label: "none (unverified)", archive: replaced(t, good.Bytes(), ".manifest", nil)},
+		{name: "opa build's revision", label: "v1.2.3 (unverified)", archive: repotest.ReplaceInArchive(t, good.Bytes(), ".manifest", manifest("v1.2.3"))},
+		{name: "no revision", label: "none (unverified)", archive: repotest.ReplaceInArchive(t, good.Bytes(), ".manifest", manifest(""))},
+		{name: "no manifest", label: "none (unverified)", archive: repotest.ReplaceInArchive(t, good.Bytes(), ".manifest", nil)},
 	}
 	for _, tt := range unverified {
 		t.Run(tt.name, func(t *testing.T) {

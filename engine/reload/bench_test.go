@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
+	"github.com/tollgate-dev/tollgate/engine/repotest"
 	"github.com/tollgate-dev/tollgate/engine/reload"
 	"github.com/tollgate-dev/tollgate/engine/secret"
 )

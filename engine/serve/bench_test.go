@@ -14,7 +14,7 @@ import (
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/engine/authz"
-	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
+	"github.com/tollgate-dev/tollgate/engine/repotest"
 	"github.com/tollgate-dev/tollgate/engine/model"
 	"github.com/tollgate-dev/tollgate/engine/oauth"
 	"github.com/tollgate-dev/tollgate/engine/redistest"

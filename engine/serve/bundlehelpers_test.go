@@ -1,16 +1,12 @@
 package serve_test
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -23,7 +19,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/engine/bundle"
-	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
+	"github.com/tollgate-dev/tollgate/engine/repotest"
 )
 
 // bundleServer is a static host for bundles, as nginx serves files: an
@@ -188,48 +184,5 @@ func tamper(t *testing.T, archive []byte) []byte {
 	if _, ok := b.Files.Config["config/added.hcl"]; !ok {
 		t.Fatal("no config/added.hcl to change")
 	}
-	return replaceInArchive(t, archive, "/config/added.hcl", append(b.Files.Config["config/added.hcl"], "# changed\n"...))
-}
-
-// replaceInArchive gives the entry name of a .tar.gz a new body.
-func replaceInArchive(t *testing.T, archive []byte, name string, body []byte) []byte {
-	t.Helper()
-	gz, err := gzip.NewReader(bytes.NewReader(archive))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(gz)
-	var out bytes.Buffer
-	gzw := gzip.NewWriter(&out)
-	tw := tar.NewWriter(gzw)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		content, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if hdr.Name == name {
-			content = body
-			hdr.Size = int64(len(body))
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write(content); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := gzw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return out.Bytes()
+	return repotest.ReplaceInArchive(t, archive, "/config/added.hcl", append(b.Files.Config["config/added.hcl"], "# changed\n"...))
 }

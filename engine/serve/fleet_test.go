@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
+	"github.com/tollgate-dev/tollgate/engine/repotest"
 	"github.com/tollgate-dev/tollgate/engine/redistest"
 	"github.com/tollgate-dev/tollgate/engine/serve"
 )

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
+	"github.com/tollgate-dev/tollgate/engine/repotest"
 	"github.com/tollgate-dev/tollgate/engine/serve"
 	"github.com/tollgate-dev/tollgate/engine/state"
 	"github.com/tollgate-dev/tollgate/engine/token"

@@ -14,7 +14,7 @@ import (
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/engine/bundle"
-	"github.com/tollgate-dev/tollgate/engine/internal/repotest"
+	"github.com/tollgate-dev/tollgate/engine/repotest"
 	"github.com/tollgate-dev/tollgate/engine/policy"
 	"github.com/tollgate-dev/tollgate/engine/serve"
 )
