@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/engine/access"
-	"github.com/tollgate-dev/tollgate/engine/repotest"
 	"github.com/tollgate-dev/tollgate/engine/reload"
+	"github.com/tollgate-dev/tollgate/engine/repotest"
 	"github.com/tollgate-dev/tollgate/engine/secret"
 )
 

@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/engine/authz"
-	"github.com/tollgate-dev/tollgate/engine/repotest"
 	"github.com/tollgate-dev/tollgate/engine/model"
+	"github.com/tollgate-dev/tollgate/engine/repotest"
 	"github.com/tollgate-dev/tollgate/engine/token"
 )
 

@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/engine/bundle"
-	"github.com/tollgate-dev/tollgate/engine/repotest"
 	"github.com/tollgate-dev/tollgate/engine/reload"
+	"github.com/tollgate-dev/tollgate/engine/repotest"
 )
 
 // These tests run the opa CLI pinned in go.mod (go tool opa): OPA must

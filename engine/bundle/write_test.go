@@ -13,8 +13,8 @@ import (
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/engine/bundle"
-	"github.com/tollgate-dev/tollgate/engine/repotest"
 	"github.com/tollgate-dev/tollgate/engine/reload"
+	"github.com/tollgate-dev/tollgate/engine/repotest"
 )
 
 // byBase keys files by their base names under dir, as a bundle names them.

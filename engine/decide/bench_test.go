@@ -5,9 +5,9 @@ import (
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/engine/decide"
-	"github.com/tollgate-dev/tollgate/engine/repotest"
 	"github.com/tollgate-dev/tollgate/engine/model"
 	"github.com/tollgate-dev/tollgate/engine/policy"
+	"github.com/tollgate-dev/tollgate/engine/repotest"
 )
 
 // impersonation is the richest seed request: Client1 as User1 for Server2.

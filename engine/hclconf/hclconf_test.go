@@ -13,8 +13,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/tollgate-dev/tollgate/engine/hclconf"
-	"github.com/tollgate-dev/tollgate/engine/repotest"
 	"github.com/tollgate-dev/tollgate/engine/model"
+	"github.com/tollgate-dev/tollgate/engine/repotest"
 	"github.com/tollgate-dev/tollgate/engine/secret"
 )
 

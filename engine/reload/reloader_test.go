@@ -6,9 +6,9 @@ import (
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/engine/decide"
-	"github.com/tollgate-dev/tollgate/engine/repotest"
 	"github.com/tollgate-dev/tollgate/engine/policy"
 	"github.com/tollgate-dev/tollgate/engine/reload"
+	"github.com/tollgate-dev/tollgate/engine/repotest"
 )
 
 // reloader reloads whatever *src holds when it runs, as a server reloads
