@@ -1,9 +1,7 @@
 package serve_test
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"io"
@@ -92,7 +90,7 @@ func TestReloadSurvivesHostileBundles(t *testing.T) {
 		}
 	}
 	handmade := func(file, body string) func() []byte {
-		return func() []byte { return withFile(t, good, file, body) }
+		return func() []byte { return repotest.ReplaceInArchive(t, good, file, []byte(body)) }
 	}
 	tests := []struct {
 		name  string
@@ -131,53 +129,6 @@ func TestReloadSurvivesHostileBundles(t *testing.T) {
 	eventually(t, "a good bundle loads again", func() bool { return tokenStatus(t, base, "added-client", extraClientSecret) == 200 })
 }
 
-// withFile returns the bundle archive with name (no leading slash) added
-// or replaced.
-func withFile(t *testing.T, archive []byte, name, body string) []byte {
-	t.Helper()
-	gz, err := gzip.NewReader(bytes.NewReader(archive))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(gz)
-	var out bytes.Buffer
-	zw := gzip.NewWriter(&out)
-	tw := tar.NewWriter(zw)
-	add := func(hdr *tar.Header, body []byte) {
-		if err := tw.WriteHeader(hdr); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write(body); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.TrimPrefix(hdr.Name, "/") == name {
-			continue
-		}
-		b, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		add(hdr, b)
-	}
-	add(&tar.Header{Name: "/" + name, Mode: 0o644, Typeflag: tar.TypeReg, Size: int64(len(body))}, []byte(body))
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return out.Bytes()
-}
-
 // copyPolicies copies the policies that serve (no tests) to a temporary
 // folder the test may change.
 func copyPolicies(t *testing.T) string {
@@ -211,7 +162,7 @@ func TestServeChecksTheBundleRevision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tampered := withFile(t, good, "policies/token.rego", string(allowAll))
+	tampered := repotest.ReplaceInArchive(t, good, "policies/token.rego", allowAll)
 	tamperedPath := filepath.Join(t.TempDir(), "tampered.tar.gz")
 	writeFile(t, tamperedPath, string(tampered))
 
@@ -234,7 +185,7 @@ func TestServeChecksTheBundleRevision(t *testing.T) {
 		t.Error("the tampered allow-all policy is being served")
 	}
 
-	unverified := withFile(t, good, ".manifest", `{"revision": "v1.2.3", "roots": ["tollgate"], "rego_version": 1}`)
+	unverified := repotest.ReplaceInArchive(t, good, ".manifest", []byte(`{"revision": "v1.2.3", "roots": ["tollgate"], "rego_version": 1}`))
 	writeFile(t, path, string(unverified))
 	eventually(t, "the unverified bundle loads", func() bool { return strings.Contains(logs.String(), `revision="v1.2.3 (unverified)"`) })
 }
