@@ -94,16 +94,7 @@ func runServe(t *testing.T, cfg serve.Config) (string, *syncBuffer, func() error
 
 func tokenStatus(t *testing.T, base, id, pass string) int {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, base+"/oauth2/token", strings.NewReader("grant_type=client_credentials"))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(id, pass)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
+	return tokenRequest(t, base, id, pass, "")
 }
 
 // eventually waits for cond. The wait is long because a reload under
