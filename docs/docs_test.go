@@ -156,11 +156,38 @@ func serveLikeMakeRun(t *testing.T, block string) string {
 // serveLikeMakeRunIn is serveLikeMakeRun in the folder dir.
 func serveLikeMakeRunIn(t *testing.T, dir, block string) string {
 	t.Helper()
+	return serveBlock(t, dir, block).url
+}
+
+// served is a block that serves, started by serveBlock.
+type served struct {
+	url string
+	mu  sync.Mutex
+	out bytes.Buffer
+}
+
+// log is what the block has printed so far: make's lines, the server's
+// log and its audit lines.
+func (s *served) log() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.out.String()
+}
+
+// serveBlock runs block, whose last command serves (make run, or
+// ./bin/tollgate serve), in the folder dir with env added, and returns it
+// once the server logs the URL it listens on. It serves on a free port,
+// make's way (ADDR and METRICS_ADDR) or the flags' (TOLLGATE_ADDR), and
+// a listen address 127.0.0.1:8080 written in block becomes 127.0.0.1:0.
+// The block and the server are stopped when the test ends.
+func serveBlock(t *testing.T, dir, block string, env ...string) *served {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel)
-	cmd := exec.Command("sh", "-c", block)
+	cmd := exec.Command("sh", "-c", strings.ReplaceAll(block, "127.0.0.1:8080", "127.0.0.1:0"))
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "ADDR=127.0.0.1:0", "METRICS_ADDR=127.0.0.1:0")
+	cmd.Env = append(commandEnv(dir), "ADDR=127.0.0.1:0", "METRICS_ADDR=127.0.0.1:0", "TOLLGATE_ADDR=127.0.0.1:0")
+	cmd.Env = append(cmd.Env, env...)
 	// Its own process group, so that stopping it stops the server make
 	// started too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -182,16 +209,15 @@ func serveLikeMakeRunIn(t *testing.T, dir, block string) string {
 		}
 	})
 
-	listening := regexp.MustCompile(`^listening on (http://\S+)`)
+	listening := regexp.MustCompile(`^listening on (https?://\S+)`)
 	found := make(chan string, 1)
-	var log bytes.Buffer
-	var logMu sync.Mutex
+	s := &served{}
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
-			logMu.Lock()
-			fmt.Fprintln(&log, sc.Text())
-			logMu.Unlock()
+			s.mu.Lock()
+			fmt.Fprintln(&s.out, sc.Text())
+			s.mu.Unlock()
 			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
 				select {
 				case found <- m[1]:
@@ -202,18 +228,28 @@ func serveLikeMakeRunIn(t *testing.T, dir, block string) string {
 		_, _ = io.Copy(io.Discard, pr)
 	}()
 	select {
-	case url := <-found:
-		return url
+	case s.url = <-found:
+		return s
 	case <-exited:
-		logMu.Lock()
-		defer logMu.Unlock()
-		t.Fatalf("make run exited (%v) before it listened:\n%s", waitErr, log.String())
+		t.Fatalf("%q exited (%v) before it listened:\n%s", block, waitErr, s.log())
 	case <-ctx.Done():
-		logMu.Lock()
-		defer logMu.Unlock()
-		t.Fatalf("make run did not listen within 5 minutes:\n%s", log.String())
+		t.Fatalf("%q did not listen within 5 minutes:\n%s", block, s.log())
 	}
-	return ""
+	return nil
+}
+
+// commandEnv is the environment of a command run in dir: the test's own,
+// and in a copy of the repository -trimpath added to GOFLAGS. Without it
+// the build cache keys each package on its folder, so each copy would
+// compile tollgate anew; with it, the copies' go build (make build) finds
+// what the first one compiled, and the binary copyOfRepository put in
+// bin/ up to date. The user's clone, repoRoot, builds as the user does.
+func commandEnv(dir string) []string {
+	env := os.Environ()
+	if dir == repoRoot {
+		return env
+	}
+	return append(env, "GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -trimpath"))
 }
 
 // runShell runs script with sh -e in the repository, as a user pasting it
@@ -227,13 +263,14 @@ func runShell(t *testing.T, script string) string {
 	return out
 }
 
-// runShellIn runs script with sh -e in the folder dir and returns what it
-// printed.
-func runShellIn(dir, script string) (string, error) {
+// runShellIn runs script with sh -e in the folder dir, with env added to
+// the environment, and returns what it printed.
+func runShellIn(dir, script string, env ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "sh", "-e", "-c", script)
 	cmd.Dir = dir
+	cmd.Env = append(commandEnv(dir), env...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

@@ -1,11 +1,13 @@
 package docs
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -90,10 +92,70 @@ func readDoc(t *testing.T, path string) string {
 // copyOfRepository copies the work tree, without what a fresh clone lacks
 // (build outputs, npm packages), into a temporary folder made a git
 // repository of one commit, so that a how-to's edits touch only the copy
-// and `plan --base git:HEAD` has a base.
+// and `plan --base git:HEAD` has a base. Its bin/tollgate is what make
+// build makes there: built once per run (builtBinary), so that make build
+// in the copy finds it up to date, as it would after a user's own build.
 func copyOfRepository(t *testing.T) string {
 	t.Helper()
 	dst := t.TempDir()
+	if err := copyWorkTree(dst); err != nil {
+		t.Fatal(err)
+	}
+	bin, err := os.ReadFile(builtBinary(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dst, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dst, "bin", "tollgate"), bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// built is the binary of builtBinary, in a folder TestMain removes.
+var built struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// builtBinary is the path of bin/tollgate as make build makes it in a copy
+// of the repository. Every copy is the same commit (copyWorkTree), so the
+// binary built in one is up to date in all, version stamp included.
+func builtBinary(t *testing.T) string {
+	t.Helper()
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "tollgate-docs-"); built.err != nil {
+			return
+		}
+		if built.err = copyWorkTree(built.dir); built.err != nil {
+			return
+		}
+		if out, err := runShellIn(built.dir, "make build"); err != nil {
+			built.err = fmt.Errorf("make build: %v\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return filepath.Join(built.dir, "bin", "tollgate")
+}
+
+// TestMain removes the folder of builtBinary once every test has run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		_ = os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
+// copyWorkTree copies the work tree into dst, without what a fresh clone
+// lacks, and commits it there. The commit's author, committer and dates
+// are fixed, so that every copy of one work tree is the same commit.
+func copyWorkTree(dst string) error {
 	skip := map[string]bool{".git": true, "bin": true, "node_modules": true, filepath.Join("bench", "out"): true}
 	err := filepath.WalkDir(repoRoot, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -125,14 +187,15 @@ func copyOfRepository(t *testing.T) string {
 		return os.WriteFile(target, data, info.Mode().Perm())
 	})
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	git := exec.Command("sh", "-e", "-c", "git init -q && git add -A && git commit -q -m copy")
 	git.Dir = dst
 	git.Env = append(os.Environ(), "GIT_AUTHOR_NAME=docs test", "GIT_AUTHOR_EMAIL=docs@test.invalid",
-		"GIT_COMMITTER_NAME=docs test", "GIT_COMMITTER_EMAIL=docs@test.invalid")
+		"GIT_COMMITTER_NAME=docs test", "GIT_COMMITTER_EMAIL=docs@test.invalid",
+		"GIT_AUTHOR_DATE=2026-01-01T00:00:00Z", "GIT_COMMITTER_DATE=2026-01-01T00:00:00Z")
 	if out, err := git.CombinedOutput(); err != nil {
-		t.Fatalf("git in the copy: %v\n%s", err, out)
+		return fmt.Errorf("git in the copy: %v\n%s", err, out)
 	}
-	return dst
+	return nil
 }
