@@ -1,5 +1,6 @@
 // Package docs holds the tests that keep the documentation true: the
-// README's commands run as written, and every relative link resolves.
+// README's and the how-tos' commands run as written, and every relative
+// link resolves.
 package docs
 
 import (
@@ -112,9 +113,16 @@ func readmeSection(t *testing.T, heading string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rest, ok := strings.Cut(string(readme), "\n## "+heading+"\n")
+	return markdownSection(t, string(readme), heading)
+}
+
+// markdownSection is the text of page under the "## <heading>" heading, up
+// to the next heading of that level.
+func markdownSection(t *testing.T, page, heading string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(page, "\n## "+heading+"\n")
 	if !ok {
-		t.Fatalf("README.md has no section %q", heading)
+		t.Fatalf("no section %q", heading)
 	}
 	if i := strings.Index(rest, "\n## "); i >= 0 {
 		rest = rest[:i]
@@ -125,11 +133,18 @@ func readmeSection(t *testing.T, heading string) string {
 // shellBlocks are the bodies of the ```sh fenced blocks of markdown text.
 func shellBlocks(t *testing.T, text string) []string {
 	t.Helper()
+	return fencedBlocks(t, text, "sh")
+}
+
+// fencedBlocks are the bodies of the fenced blocks of markdown text in the
+// language lang.
+func fencedBlocks(t *testing.T, text, lang string) []string {
+	t.Helper()
 	var blocks []string
 	var cur *strings.Builder
 	for _, line := range strings.Split(text, "\n") {
 		switch {
-		case cur == nil && strings.TrimSpace(line) == "```sh":
+		case cur == nil && strings.TrimSpace(line) == "```"+lang:
 			cur = &strings.Builder{}
 		case cur != nil && strings.TrimSpace(line) == "```":
 			blocks = append(blocks, cur.String())
@@ -139,7 +154,7 @@ func shellBlocks(t *testing.T, text string) []string {
 		}
 	}
 	if cur != nil {
-		t.Fatal("an unclosed ```sh block")
+		t.Fatalf("an unclosed ```%s block", lang)
 	}
 	return blocks
 }
