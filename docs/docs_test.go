@@ -25,8 +25,10 @@ import (
 const repoRoot = ".."
 
 // defaultURL is the one address the README's commands name: make run's
-// default. The tests serve on a free port and put its URL in its place,
-// the only change made to a command before it runs.
+// default. The tests serve on a free port and put its URL in its place
+// (and 127.0.0.1:0 in place of a listen address 127.0.0.1:8080), the only
+// change made to a command before it runs; the environment may set what
+// the commands read from it (serveBlock, commandEnv).
 const defaultURL = "http://127.0.0.1:8080"
 
 // TestReadmeQuickstartRunsAsWritten runs the quickstart as a user would on

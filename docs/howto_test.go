@@ -17,6 +17,8 @@ import (
 // and checks the new client gets its token.
 func TestHowtoAddAClientRunsAsWritten(t *testing.T) {
 	requireTools(t, "sh", "make", "go", "git")
+	// Its own copy of the repository, its own port: it runs beside the others.
+	t.Parallel()
 	blocks := shellBlocks(t, readDoc(t, "docs/howto/add-a-client.md"))
 	if len(blocks) != 5 {
 		t.Fatalf("add-a-client.md has %d sh blocks, want 5 (secret, declare, check, token, undo)", len(blocks))
@@ -53,6 +55,8 @@ func TestHowtoAddAClientRunsAsWritten(t *testing.T) {
 // passes its tests and caps the lifetime as the page says.
 func TestHowtoWriteARuleRunsAsWritten(t *testing.T) {
 	requireTools(t, "sh", "make", "go", "git")
+	// Its own copy of the repository, its own port: it runs beside the others.
+	t.Parallel()
 	text := readDoc(t, "docs/howto/write-a-rule.md")
 	blocks := shellBlocks(t, text)
 	if len(blocks) != 4 {

@@ -23,6 +23,8 @@ import (
 // (127.0.0.2, another loopback address) has that peer's address.
 func TestHowtoTrustedProxiesRunsAsWritten(t *testing.T) {
 	requireTools(t, "sh", "make", "go", "git", "curl")
+	// Its own copy of the repository, its own port: it runs beside the others.
+	t.Parallel()
 	page := markdownSection(t, readDoc(t, "docs/howto/reverse-proxy.md"), "Behind a proxy: `--trusted-proxies`")
 	blocks := shellBlocks(t, page)
 	if len(blocks) != 2 {
@@ -83,6 +85,8 @@ func TestHowtoTrustedProxiesRunsAsWritten(t *testing.T) {
 // certificate, and that plain HTTP is not served.
 func TestHowtoServeHTTPSRunsAsWritten(t *testing.T) {
 	requireTools(t, "sh", "make", "go", "git", "curl", "openssl")
+	// Its own copy of the repository, its own port: it runs beside the others.
+	t.Parallel()
 	page := markdownSection(t, readDoc(t, "docs/howto/reverse-proxy.md"), "HTTPS by tollgate itself")
 	blocks := shellBlocks(t, page)
 	if len(blocks) != 2 {

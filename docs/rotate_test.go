@@ -30,6 +30,8 @@ var giftDeliveries = client{id: "gift-deliveries", secret: "demo-gift-deliveries
 // the tokens it got stay active.
 func TestHowtoRotateASecretRunsAsWritten(t *testing.T) {
 	requireTools(t, "sh", "make", "go", "git", "sha256sum")
+	// Its own copy of the repository, its own port: it runs beside the others.
+	t.Parallel()
 	page := markdownSection(t, readDoc(t, "docs/howto/rotate.md"), "A client secret")
 	blocks, edits := shellBlocks(t, page), fencedBlocks(t, page, "hcl")
 	if len(blocks) != 2 || len(edits) != 1 {
@@ -190,6 +192,8 @@ const publishAhead = 8 * time.Second
 // comes, and that the old key's tokens still verify through the JWKS.
 func TestHowtoRotateTheSigningKeyRunsAsWritten(t *testing.T) {
 	requireTools(t, "sh", "make", "go", "git", "curl")
+	// Its own copy of the repository, its own port: it runs beside the others.
+	t.Parallel()
 	page := markdownSection(t, readDoc(t, "docs/howto/rotate.md"), "The server's signing key")
 	blocks := shellBlocks(t, page)
 	if len(blocks) != 3 {
