@@ -50,7 +50,7 @@ func TestHowtoTrustedProxiesRunsAsWritten(t *testing.T) {
 	if err != nil || json.Unmarshal([]byte(out), &resp) != nil || resp.AccessToken == "" {
 		t.Fatalf("curl as the proxy: %v\n%s", err, out)
 	}
-	if got := auditLine(t, srv.log(), resp.AccessToken)["remote_addr"]; got != forwarded[1] {
+	if got := auditLine(t, srv, resp.AccessToken)["remote_addr"]; got != forwarded[1] {
 		t.Errorf("from the trusted proxy, remote_addr is %v, want %s from X-Forwarded-For", got, forwarded[1])
 	}
 
@@ -72,7 +72,7 @@ func TestHowtoTrustedProxiesRunsAsWritten(t *testing.T) {
 	if err := json.NewDecoder(got.Body).Decode(&resp); err != nil || resp.AccessToken == "" {
 		t.Fatalf("from 127.0.0.2: %s, %v", got.Status, err)
 	}
-	if addr := auditLine(t, srv.log(), resp.AccessToken)["remote_addr"]; addr != "127.0.0.2" {
+	if addr := auditLine(t, srv, resp.AccessToken)["remote_addr"]; addr != "127.0.0.2" {
 		t.Errorf("from an untrusted peer, remote_addr is %v, want the peer's 127.0.0.2, not X-Forwarded-For's %s", addr, forwarded[1])
 	}
 }

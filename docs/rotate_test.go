@@ -97,11 +97,11 @@ func TestHowtoRotateASecretRunsAsWritten(t *testing.T) {
 		return "secret " + strings.TrimSpace(out)
 	}
 	newHash := strings.Trim(strings.TrimPrefix(hashLine, "hash = "), `"`)
-	if got, want := auditLine(t, srv.log(), withNew)["credential"], fingerprint(newHash); got != want {
+	if got, want := auditLine(t, srv, withNew)["credential"], fingerprint(newHash); got != want {
 		t.Errorf("the new secret's audit line says credential %v, the page's command %q", got, want)
 	}
 	if withOld != "" {
-		if got, want := auditLine(t, srv.log(), withOld)["credential"], fingerprint(oldHash[1]); got != want {
+		if got, want := auditLine(t, srv, withOld)["credential"], fingerprint(oldHash[1]); got != want {
 			t.Errorf("the old secret's audit line says credential %v, the page's command %q", got, want)
 		}
 	}

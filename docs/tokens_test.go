@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -99,19 +100,27 @@ func jwtPart(t *testing.T, token string, i int) map[string]any {
 	return m
 }
 
-// auditLine is the audit line, among the server's log lines, of the token
-// request that issued token: the line with its jti.
-func auditLine(t *testing.T, log, token string) map[string]any {
+// auditLine is the audit line, among srv's log lines, of the token request
+// that issued token: the line with its jti. The server writes it once the
+// answer is on its way, so it may come a moment after the token.
+func auditLine(t *testing.T, srv *served, token string) map[string]any {
 	t.Helper()
 	jti := jwtPart(t, token, 1)["jti"]
-	for _, line := range strings.Split(log, "\n") {
-		var ev map[string]any
-		if json.Unmarshal([]byte(line), &ev) == nil && ev["event"] == "token" && ev["jti"] == jti {
-			return ev
+	var found map[string]any
+	err := eventually(5*time.Second, func() error {
+		for _, line := range strings.Split(srv.log(), "\n") {
+			var ev map[string]any
+			if json.Unmarshal([]byte(line), &ev) == nil && ev["event"] == "token" && ev["jti"] == jti {
+				found = ev
+				return nil
+			}
 		}
+		return fmt.Errorf("no audit line with jti %v", jti)
+	})
+	if err != nil {
+		t.Fatalf("%v in the server's log:\n%s", err, srv.log())
 	}
-	t.Fatalf("no audit line with jti %v in the server's log:\n%s", jti, log)
-	return nil
+	return found
 }
 
 // lineValue is the rest of the line of the file at path that starts with
