@@ -54,21 +54,21 @@ it decides with the declarations and policies of a built bundle.`,
 			req.Scope = strings.Fields(scope)
 			req.AuthMethod = authMethod
 			req.Time = time.Now()
-			ev, err := snap.Evaluate(cmd.Context(), &req)
+			evaluation, err := snap.Evaluate(cmd.Context(), &req)
 			if err != nil {
 				return err
 			}
-			d := ev.Decision
+			d := evaluation.Decision
 			out := evalOutput{
 				Allow: d.Allow, Audience: d.Audience, Scope: d.Scope, Subject: d.Subject, Claims: d.Claims,
 				Error: d.Error, ErrorDescription: d.ErrorDescription, Reasons: d.Reasons,
-				TTL: int64(ev.TTL / time.Second),
+				TTL: int64(evaluation.TTL / time.Second),
 			}
 			if d.Allow && out.Subject == "" {
 				out.Subject = req.ClientID
 			}
-			if ev.Actor != "" {
-				out.Act = map[string]string{"sub": ev.Actor}
+			if evaluation.Actor != "" {
+				out.Act = map[string]string{"sub": evaluation.Actor}
 			}
 			enc := json.NewEncoder(cmd.OutOrStdout())
 			enc.SetIndent("", "  ")

@@ -89,14 +89,14 @@ func entryOf(r *decide.ProbeResult) (Entry, bool) {
 	if r.Err != nil || r.Evaluation == nil || !r.Evaluation.Decision.Allow {
 		return Entry{}, false
 	}
-	ev := r.Evaluation
-	d := ev.Decision
+	evaluation := r.Evaluation
+	d := evaluation.Decision
 	e := Entry{
 		Client:   r.Client.ID,
 		Audience: strings.Join(d.Audience, " "),
 		Scope:    slices.Clone(d.Scope),
 		Subject:  cmp.Or(d.Subject, r.Client.ID),
-		TTL:      int64(ev.TTL / time.Second),
+		TTL:      int64(evaluation.TTL / time.Second),
 		Via:      slices.Clone(r.Via),
 	}
 	if e.Scope == nil {
@@ -108,8 +108,8 @@ func entryOf(r *decide.ProbeResult) (Entry, bool) {
 	} else {
 		e.Via = []string{ViaItself}
 	}
-	if ev.Actor != "" {
-		e.Act = &Actor{Sub: ev.Actor}
+	if evaluation.Actor != "" {
+		e.Act = &Actor{Sub: evaluation.Actor}
 	}
 	return e, true
 }

@@ -58,38 +58,38 @@ type TokenOpRequest struct {
 func (s *Service) Introspect(ctx context.Context, req *TokenOpRequest) (*Introspection, error) {
 	start := time.Now()
 	snap := s.current.Load()
-	ev := &AuditEvent{Event: "introspect", Client: snap.auditID(req.Credentials.ID), RemoteAddr: req.RemoteAddr}
+	entry := &AuditEvent{Event: "introspect", Client: snap.auditID(req.Credentials.ID), RemoteAddr: req.RemoteAddr}
 	defer func() {
-		ev.Time, ev.Duration = start, time.Since(start)
-		s.audit.Log(*ev)
+		entry.Time, entry.Duration = start, time.Since(start)
+		s.audit.Log(*entry)
 	}()
 	if req.Token == "" {
-		ev.Outcome, ev.Error = "error", oauth.InvalidRequest
+		entry.Outcome, entry.Error = "error", oauth.InvalidRequest
 		return nil, oauth.New(oauth.InvalidRequest, "token is required")
 	}
 	principal, err := s.authenticate(ctx, snap, req.Credentials, req.RemoteAddr, true)
 	if err != nil {
-		ev.Outcome, ev.Error, ev.Reasons = "error", oauth.As(err).Code, authFailureReasons(err)
+		entry.Outcome, entry.Error, entry.Reasons = "error", oauth.As(err).Code, authFailureReasons(err)
 		return nil, err
 	}
-	ev.Credential = principal.Credential
+	entry.Credential = principal.Credential
 	if err := s.consumeAssertion(ctx, principal); err != nil {
-		ev.Client, ev.Outcome, ev.Error, ev.Reasons = principal.ID(), "error", oauth.As(err).Code, causeReasons(err)
+		entry.Client, entry.Outcome, entry.Error, entry.Reasons = principal.ID(), "error", oauth.As(err).Code, causeReasons(err)
 		return nil, err
 	}
 	claims, reason, err := s.activeClaims(ctx, snap, req.Token)
 	if err != nil {
-		ev.Outcome, ev.Error, ev.Reasons = "error", oauth.As(err).Code, causeReasons(err)
+		entry.Outcome, entry.Error, entry.Reasons = "error", oauth.As(err).Code, causeReasons(err)
 		return nil, err
 	}
 	if claims != nil && !callerMayIntrospect(principal, claims) {
 		claims, reason = nil, "caller "+principal.ID()+" is neither in the token's audience nor its client"
 	}
 	if claims == nil {
-		ev.Outcome, ev.Reasons = "inactive", []string{reason}
+		entry.Outcome, entry.Reasons = "inactive", []string{reason}
 		return &Introspection{Active: false}, nil
 	}
-	ev.Outcome, ev.Subject, ev.Audience, ev.JTI = "active", claims.Subject, claims.Audience, claims.ID
+	entry.Outcome, entry.Subject, entry.Audience, entry.JTI = "active", claims.Subject, claims.Audience, claims.ID
 	out := &Introspection{
 		Active:    true,
 		Scope:     claims.Scope,
@@ -191,50 +191,50 @@ func callerMayIntrospect(caller clientauth.Principal, claims *token.Claims) bool
 func (s *Service) Revoke(ctx context.Context, req *TokenOpRequest) error {
 	start := time.Now()
 	snap := s.current.Load()
-	ev := &AuditEvent{Event: "revoke", Client: snap.auditID(req.Credentials.ID), RemoteAddr: req.RemoteAddr}
+	entry := &AuditEvent{Event: "revoke", Client: snap.auditID(req.Credentials.ID), RemoteAddr: req.RemoteAddr}
 	defer func() {
-		ev.Time, ev.Duration = start, time.Since(start)
-		s.audit.Log(*ev)
+		entry.Time, entry.Duration = start, time.Since(start)
+		s.audit.Log(*entry)
 	}()
 	if req.Token == "" {
-		ev.Outcome, ev.Error = "error", oauth.InvalidRequest
+		entry.Outcome, entry.Error = "error", oauth.InvalidRequest
 		return oauth.New(oauth.InvalidRequest, "token is required")
 	}
 	if hint := req.TokenTypeHint; hint != "" && hint != "access_token" && hint != "refresh_token" {
-		ev.Outcome, ev.Error = "error", "unsupported_token_type"
+		entry.Outcome, entry.Error = "error", "unsupported_token_type"
 		return &oauth.Error{Code: "unsupported_token_type", Description: "only access tokens exist here"}
 	}
 	principal, err := s.authenticate(ctx, snap, req.Credentials, req.RemoteAddr, false)
 	if err != nil {
-		ev.Outcome, ev.Error, ev.Reasons = "error", oauth.As(err).Code, authFailureReasons(err)
+		entry.Outcome, entry.Error, entry.Reasons = "error", oauth.As(err).Code, authFailureReasons(err)
 		return err
 	}
-	ev.Credential = principal.Credential
+	entry.Credential = principal.Credential
 	if err := s.consumeAssertion(ctx, principal); err != nil {
-		ev.Client, ev.Outcome, ev.Error, ev.Reasons = principal.ID(), "error", oauth.As(err).Code, causeReasons(err)
+		entry.Client, entry.Outcome, entry.Error, entry.Reasons = principal.ID(), "error", oauth.As(err).Code, causeReasons(err)
 		return err
 	}
 	claims, err := s.keys.Load().Verify(req.Token, s.now())
 	if err != nil {
 		// Unknown or already expired: nothing to do (RFC 7009 §2.2).
-		ev.Outcome, ev.Reasons = "ignored", []string{"token is not a valid token of this server"}
+		entry.Outcome, entry.Reasons = "ignored", []string{"token is not a valid token of this server"}
 		return nil
 	}
-	ev.Subject, ev.Audience, ev.JTI = claims.Subject, claims.Audience, claims.ID
+	entry.Subject, entry.Audience, entry.JTI = claims.Subject, claims.Audience, claims.ID
 	if claims.ClientID != principal.Client.ID {
 		// RFC 7009 §2.1: the server verifies the token was issued to the
 		// requesting client and refuses otherwise.
-		ev.Outcome, ev.Error = "deny", oauth.UnauthorizedClient
+		entry.Outcome, entry.Error = "deny", oauth.UnauthorizedClient
 		return oauth.New(oauth.UnauthorizedClient, "the token was not issued to this client")
 	}
 	if err := s.revocations.Revoke(ctx, revocationOf(claims)); err != nil {
 		// In effect in this process, perhaps not after a restart: the
 		// client is told to retry, which stores it again.
 		err = errStateUnavailable("the revocation could not be stored", err)
-		ev.Outcome, ev.Error, ev.Reasons = "error", oauth.As(err).Code, causeReasons(err)
+		entry.Outcome, entry.Error, entry.Reasons = "error", oauth.As(err).Code, causeReasons(err)
 		return err
 	}
-	ev.Outcome = "revoked"
+	entry.Outcome = "revoked"
 	return nil
 }
 

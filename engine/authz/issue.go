@@ -39,21 +39,21 @@ type Token struct {
 func (s *Service) Issue(ctx context.Context, req *TokenRequest) (*Token, error) {
 	start := time.Now()
 	snap := s.current.Load()
-	ev := &AuditEvent{Event: "token", Client: snap.auditID(req.Credentials.ID), RemoteAddr: req.RemoteAddr}
-	tok, client, err := s.issue(ctx, snap, req, ev)
-	ev.Time, ev.Duration = start, time.Since(start)
+	entry := &AuditEvent{Event: "token", Client: snap.auditID(req.Credentials.ID), RemoteAddr: req.RemoteAddr}
+	tok, client, err := s.issue(ctx, snap, req, entry)
+	entry.Time, entry.Duration = start, time.Since(start)
 	if client != nil {
-		ev.Client = client.ID
+		entry.Client = client.ID
 	}
 	var code string
 	if err != nil {
 		code = oauth.As(err).Code
-		ev.Error = code
-		if ev.Outcome == "" {
-			ev.Outcome = "error"
+		entry.Error = code
+		if entry.Outcome == "" {
+			entry.Outcome = "error"
 		}
-		if ev.Reasons == nil {
-			ev.Reasons = authFailureReasons(err)
+		if entry.Reasons == nil {
+			entry.Reasons = authFailureReasons(err)
 		}
 	}
 	// Only an authenticated client's id becomes a metric label: ids
@@ -63,13 +63,13 @@ func (s *Service) Issue(ctx context.Context, req *TokenRequest) (*Token, error) 
 		clientLabel = client.ID
 	}
 	s.observer.TokenRequested(clientLabel, code)
-	s.audit.Log(*ev)
+	s.audit.Log(*entry)
 	return tok, err
 }
 
 // issue does the work of Issue; it also returns the client once it has
 // authenticated.
-func (s *Service) issue(ctx context.Context, snap *Snapshot, req *TokenRequest, ev *AuditEvent) (*Token, *model.Client, error) {
+func (s *Service) issue(ctx context.Context, snap *Snapshot, req *TokenRequest, entry *AuditEvent) (*Token, *model.Client, error) {
 	switch req.GrantType {
 	case "":
 		return nil, nil, oauth.New(oauth.InvalidRequest, "grant_type is required")
@@ -89,18 +89,18 @@ func (s *Service) issue(ctx context.Context, snap *Snapshot, req *TokenRequest, 
 		return nil, nil, err
 	}
 	client := principal.Client
-	ev.Credential = principal.Credential
+	entry.Credential = principal.Credential
 	if err := s.assertionUnused(ctx, principal); err != nil {
-		ev.Client, ev.Reasons = client.ID, causeReasons(err)
+		entry.Client, entry.Reasons = client.ID, causeReasons(err)
 		return nil, nil, err
 	}
 	now := s.now()
 	if err := s.rateLimited(ctx, client, now); err != nil {
-		ev.Reasons = causeReasons(err)
+		entry.Reasons = causeReasons(err)
 		return nil, client, err
 	}
 	if err := s.consumeAssertion(ctx, principal); err != nil {
-		ev.Client, ev.Reasons = client.ID, causeReasons(err)
+		entry.Client, entry.Reasons = client.ID, causeReasons(err)
 		return nil, nil, err
 	}
 
@@ -118,14 +118,14 @@ func (s *Service) issue(ctx context.Context, snap *Snapshot, req *TokenRequest, 
 		// The policy failed (fail closed): the operator learns why, in the
 		// log and the audit line; the caller only gets server_error.
 		reason := decide.PolicyFailure(err)
-		ev.Reasons = []string{reason}
+		entry.Reasons = []string{reason}
 		s.log.Error("policy failed; the request was denied with server_error", "client", client.ID, "error", reason)
 		return nil, client, err
 	}
 	d := eval.Decision
-	ev.Reasons = d.Reasons
+	entry.Reasons = d.Reasons
 	if !d.Allow {
-		ev.Outcome = "deny"
+		entry.Outcome = "deny"
 		return nil, client, &oauth.Error{Code: d.Error, Description: d.ErrorDescription}
 	}
 
@@ -156,7 +156,7 @@ func (s *Service) issue(ctx context.Context, snap *Snapshot, req *TokenRequest, 
 	if err != nil {
 		return nil, client, oauth.Internal(err)
 	}
-	ev.Outcome, ev.Subject, ev.Audience, ev.Scope, ev.JTI = "allow", claims.Subject, d.Audience, d.Scope, claims.ID
+	entry.Outcome, entry.Subject, entry.Audience, entry.Scope, entry.JTI = "allow", claims.Subject, d.Audience, d.Scope, claims.ID
 	s.observer.TokenIssued(client.ID, eval.AudienceLabels())
 	return &Token{
 		AccessToken: jwt,

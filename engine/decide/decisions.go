@@ -79,9 +79,9 @@ const (
 // evaluationSize is what an evaluation holds: its structs and every
 // string, list and claim they point to. An evaluation kept under two keys
 // is counted twice, which errs on the safe side.
-func evaluationSize(ev *Evaluation) int {
-	n := int(unsafe.Sizeof(*ev)) + len(ev.Actor) + stringsSize(ev.audienceLabels)
-	d := ev.Decision
+func evaluationSize(evaluation *Evaluation) int {
+	n := int(unsafe.Sizeof(*evaluation)) + len(evaluation.Actor) + stringsSize(evaluation.audienceLabels)
+	d := evaluation.Decision
 	if d == nil {
 		return n
 	}

@@ -33,15 +33,15 @@ func ExampleDecider_Evaluate() {
 	}
 	d := decide.New(st, pol)
 
-	ev, err := d.Evaluate(ctx, &decide.EvalRequest{ClientID: "Client1", Scope: []string{"Server2"}})
+	evaluation, err := d.Evaluate(ctx, &decide.EvalRequest{ClientID: "Client1", Scope: []string{"Server2"}})
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println("allow:", ev.Decision.Allow)
-	fmt.Println("aud:", ev.Decision.Audience)
-	fmt.Println("scope:", ev.Decision.Scope)
-	fmt.Println("sub:", ev.Decision.Subject, "act:", ev.Actor)
-	fmt.Println("ttl:", ev.TTL)
+	fmt.Println("allow:", evaluation.Decision.Allow)
+	fmt.Println("aud:", evaluation.Decision.Audience)
+	fmt.Println("scope:", evaluation.Decision.Scope)
+	fmt.Println("sub:", evaluation.Decision.Subject, "act:", evaluation.Actor)
+	fmt.Println("ttl:", evaluation.TTL)
 	// Output:
 	// allow: true
 	// aud: [Server2]

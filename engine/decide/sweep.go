@@ -129,14 +129,14 @@ func (s *Decider) probe(ctx context.Context, p Probe, now time.Time) *ProbeResul
 	if p.Server != nil {
 		req.Audience = []string{p.Server.Audience}
 	}
-	ev, err := s.evaluate(ctx, s.resolve(req, p.Client))
+	evaluation, err := s.evaluate(ctx, s.resolve(req, p.Client))
 	// The policy's own error is what the operator needs, not the
 	// server_error a caller would get.
 	var oe *oauth.Error
 	if errors.As(err, &oe) && oe.Cause != nil {
 		err = oe.Cause
 	}
-	return &ProbeResult{Probe: p, Evaluation: ev, Err: err}
+	return &ProbeResult{Probe: p, Evaluation: evaluation, Err: err}
 }
 
 // VerifyError lists the requests of a sweep that the policy failed to

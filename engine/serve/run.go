@@ -117,11 +117,11 @@ func watchDirs(ctx context.Context, log *slog.Logger, dirs []string, relevant fu
 			select {
 			case <-ctx.Done():
 				return
-			case ev, ok := <-w.Events:
+			case event, ok := <-w.Events:
 				if !ok {
 					return
 				}
-				if relevant(ev.Name) {
+				if relevant(event.Name) {
 					timer = time.After(ReloadDebounce)
 				}
 			case err, ok := <-w.Errors:
