@@ -226,7 +226,8 @@ func blockCommands(t *testing.T, file, lang string, start int, block []string) [
 				t.Errorf("%s:%d: a tollgate command without its `$ ` prompt in a ```%s block", file, start+i, lang)
 			}
 		case "yaml", "yml":
-			if run := ciScript.FindStringSubmatch(line)[1]; strings.HasPrefix(run, "tollgate ") {
+			run := ciScript.FindStringSubmatch(line)[1]
+			if f := strings.Fields(run); len(f) > 0 && isToll(f[0]) {
 				script[i] = run
 			}
 		}
@@ -248,11 +249,15 @@ func manifestCommands(t *testing.T, file string, body []byte) []docCommand {
 				switch key, val := n.Content[i].Value, n.Content[i+1]; {
 				case key == "image":
 					image = val.Value
-				case (key == "command" || key == "args") && val.Kind == yaml.SequenceNode:
+				case key == "command" || key == "args":
 					argv = val
 				}
 			}
-			if argv != nil && isTollImage(image) {
+			switch {
+			case argv == nil || !isTollImage(image):
+			case argv.Kind == yaml.ScalarNode:
+				cmds = append(cmds, shellCommands(t, file, argv.Line, "tollgate "+argv.Value)...)
+			default:
 				var args []string
 				for _, a := range argv.Content {
 					args = append(args, a.Value)

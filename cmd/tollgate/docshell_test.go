@@ -175,6 +175,9 @@ func shellCommands(t *testing.T, file string, line int, script string) []docComm
 			}
 			redirect = true
 		default:
+			if c == '`' {
+				t.Errorf("%s:%d: a `...` substitution: write it $(...), which this test reads", file, line)
+			}
 			cur.WriteByte(c)
 			inWord = true
 			i++
