@@ -62,10 +62,7 @@ func TestHowtoWriteARuleRunsAsWritten(t *testing.T) {
 	if len(blocks) != 4 {
 		t.Fatalf("write-a-rule.md has %d sh blocks, want 4 (rule, tests, effect, undo)", len(blocks))
 	}
-	clone := copyOfRepository(t)
-	if out, err := runShellIn(clone, "make build"); err != nil {
-		t.Fatalf("make build: %v\n%s", err, out)
-	}
+	clone := builtCopyOfRepository(t)
 	var effect string
 	for i, block := range blocks {
 		out, err := runShellIn(clone, block)
@@ -116,6 +113,18 @@ func copyOfRepository(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return dst
+}
+
+// builtCopyOfRepository is copyOfRepository after `make build` there, as
+// a reader who followed the quickstart has it: the how-tos start from a
+// built ./bin/tollgate.
+func builtCopyOfRepository(t *testing.T) string {
+	t.Helper()
+	clone := copyOfRepository(t)
+	if out, err := runShellIn(clone, "make build"); err != nil {
+		t.Fatalf("make build: %v\n%s", err, out)
+	}
+	return clone
 }
 
 // built is the binary of builtBinary, in a folder TestMain removes.

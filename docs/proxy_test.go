@@ -37,10 +37,7 @@ func TestHowtoTrustedProxiesRunsAsWritten(t *testing.T) {
 	if want := `"remote_addr":"` + forwarded[1] + `"`; !strings.Contains(page, want) {
 		t.Errorf("the page does not say the audit line has %s", want)
 	}
-	clone := copyOfRepository(t)
-	if out, err := runShellIn(clone, "make build"); err != nil {
-		t.Fatalf("make build: %v\n%s", err, out)
-	}
+	clone := builtCopyOfRepository(t)
 	srv := serveBlock(t, clone, blocks[0])
 
 	out, err := runShellIn(clone, strings.ReplaceAll(blocks[1], defaultURL, srv.url))
@@ -92,10 +89,7 @@ func TestHowtoServeHTTPSRunsAsWritten(t *testing.T) {
 	if len(blocks) != 2 {
 		t.Fatalf("the HTTPS part has %d sh blocks, want 2 (certificate and serve, curl)", len(blocks))
 	}
-	clone := copyOfRepository(t)
-	if out, err := runShellIn(clone, "make build"); err != nil {
-		t.Fatalf("make build: %v\n%s", err, out)
-	}
+	clone := builtCopyOfRepository(t)
 	srv := serveBlock(t, clone, blocks[0])
 	if !strings.HasPrefix(srv.url, "https://") {
 		t.Fatalf("the server listens on %s, want https://", srv.url)

@@ -37,10 +37,7 @@ func TestHowtoRotateASecretRunsAsWritten(t *testing.T) {
 	if len(blocks) != 2 || len(edits) != 1 {
 		t.Fatalf("the secret rotation has %d sh blocks and %d hcl blocks, want 2 (new secret, fingerprint) and 1 (both secrets)", len(blocks), len(edits))
 	}
-	clone := copyOfRepository(t)
-	if out, err := runShellIn(clone, "make build"); err != nil {
-		t.Fatalf("make build: %v\n%s", err, out)
-	}
+	clone := builtCopyOfRepository(t)
 	srv := serveBlock(t, clone, "make run\n")
 	before := mustToken(t, giftDeliveries, srv.url)
 
@@ -199,10 +196,7 @@ func TestHowtoRotateTheSigningKeyRunsAsWritten(t *testing.T) {
 	if len(blocks) != 3 {
 		t.Fatalf("the key rotation has %d sh blocks, want 3 (first key and serve, rotate, JWKS)", len(blocks))
 	}
-	clone := copyOfRepository(t)
-	if out, err := runShellIn(clone, "make build"); err != nil {
-		t.Fatalf("make build: %v\n%s", err, out)
-	}
+	clone := builtCopyOfRepository(t)
 	srv := serveBlock(t, clone, blocks[0])
 	client1 := client{id: "client1", secret: "demo-client1-secret-not-for-production"}
 	first := mustToken(t, client1, srv.url)
